@@ -1,0 +1,109 @@
+//! `face-enroll enroll`: one enrollment without a queue, the answer printed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use face_enroll::cloudauth::{
+    Client, Credentials, Disposition, Enroller, FaceRecordRequest, Picture,
+};
+use face_enroll::config::Settings;
+use face_enroll::image::{CheckedImage, Fetcher, ImageSource};
+use face_enroll::retry::{RateLimiter, RetryPolicy};
+use serde_json::json;
+
+/// Make one AddFaceRecord call and print the service's answer as JSON.
+///
+/// Exits 0 only when the answer's Code is Success. Throttling and server
+/// errors are retried as the worker retries them.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("image").required(true)))]
+pub struct Args {
+    /// Face group to add the face to (FaceGroupCode).
+    #[arg(long)]
+    group: String,
+    /// Your own id for the person (MerchantUserId, at most 32 characters).
+    #[arg(long)]
+    merchant_user_id: Option<String>,
+    /// Download the image from this http(s) URL.
+    #[arg(long, group = "image")]
+    image_url: Option<url::Url>,
+    /// Read the image from this local file.
+    #[arg(long, group = "image")]
+    image_file: Option<PathBuf>,
+    /// Read the image from this key in object_store.url.
+    #[arg(long, group = "image")]
+    image_key: Option<String>,
+    /// Pass --image-url to the service as FacePictureUrl instead of downloading it.
+    #[arg(long, requires = "image_url")]
+    send_as_url: bool,
+    /// Ask the service to check the face's quality (FaceQualityCheck=Y).
+    #[arg(long)]
+    quality_check: bool,
+}
+
+pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
+    let credentials = Credentials::from_env()?;
+    let client = Client::new(&settings.api, credentials)?;
+    let policy = RetryPolicy::new(&settings.retry);
+    let picture = picture(&args, &settings, &policy).await?;
+    let limiter = Arc::new(RateLimiter::new(settings.api.qps_limit));
+    let enroller = Enroller::new(client, limiter, policy);
+    let request = FaceRecordRequest {
+        face_group_code: args.group,
+        merchant_user_id: args.merchant_user_id,
+        picture,
+        quality_check: args.quality_check,
+    };
+    let enrollment = enroller.enroll(&request).await;
+    let reply = &enrollment.reply;
+    let printed = match &reply.answer {
+        Some(answer) => serde_json::to_value(answer)?,
+        None => json!({ "error": reply.describe() }),
+    };
+    println!("{}", serde_json::to_string_pretty(&printed)?);
+    eprintln!(
+        "{} call(s) to {}",
+        enrollment.calls,
+        enroller.client().endpoint()
+    );
+    Ok(match reply.disposition {
+        Disposition::Success { .. } => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+async fn picture(
+    args: &Args,
+    settings: &Settings,
+    policy: &RetryPolicy,
+) -> anyhow::Result<Picture> {
+    let max_bytes = settings.image.max_bytes;
+    let bytes = match (&args.image_url, &args.image_file, &args.image_key) {
+        (Some(url), _, _) if args.send_as_url => return Ok(Picture::Url(url.to_string())),
+        (_, Some(path), _) => {
+            let bytes = tokio::fs::read(path)
+                .await
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            bytes::Bytes::from(bytes)
+        }
+        (url, _, key) => {
+            let source = match (url, key) {
+                (Some(url), _) => ImageSource::Url(url.clone()),
+                (None, Some(key)) => ImageSource::Key(key.clone()),
+                (None, None) => {
+                    anyhow::bail!("one of --image-url, --image-file, --image-key is needed")
+                }
+            };
+            let fetcher = Fetcher::new(&settings.image, &settings.object_store)?;
+            policy
+                .run(|| fetcher.fetch(&source))
+                .await
+                .context("cannot get the image")?
+        }
+    };
+    let image = CheckedImage::new(&bytes, max_bytes)
+        .context("the image does not meet the service's rules")?;
+    Ok(Picture::Base64(image.base64))
+}

@@ -1,0 +1,72 @@
+//! The commands of the binary, one file each; the only place that uses
+//! `anyhow`, and the one that turns errors into exit codes.
+
+mod enroll;
+mod simulate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use face_enroll::config::{self, ConfigError, Settings};
+
+/// Face enrollment worker for Alibaba Cloud ID Verification.
+#[derive(Debug, Parser)]
+#[command(name = "face-enroll", version, about, long_about = None)]
+struct Cli {
+    /// Settings file (TOML); also `FACE_ENROLL_CONFIG`.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve an AddFaceRecord-compatible endpoint for development and load tests.
+    Simulate(simulate::Args),
+    /// Make one AddFaceRecord call, without a queue, and print the answer.
+    Enroll(enroll::Args),
+}
+
+/// Exit status for bad usage or settings.
+const EXIT_USAGE: u8 = 2;
+
+/// Runs the command line and returns the process's exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => return usage_error(&e),
+    };
+    face_enroll::telemetry::logging::init(&settings.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(config) = e.downcast_ref::<ConfigError>() {
+                return usage_error(config);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Simulate(args) => simulate::run(args).await,
+        Command::Enroll(args) => enroll::run(args, settings).await,
+    }
+}
+
+fn usage_error(error: &ConfigError) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(EXIT_USAGE)
+}

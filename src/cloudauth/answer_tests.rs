@@ -1,0 +1,121 @@
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+
+fn body(code: &str) -> Vec<u8> {
+    json!({"RequestId": "R-1", "Code": code, "Message": "m"})
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn success_carries_the_verdict() {
+    let yes = json!({"RequestId": "R", "Code": "Success", "Result": {"Passed": "Y"}});
+    let no = json!({"RequestId": "R", "Code": "Success", "Result": {"Passed": "N"}});
+    let yes = Reply::from_http(200, None, yes.to_string().as_bytes());
+    let no = Reply::from_http(200, None, no.to_string().as_bytes());
+    assert_eq!(yes.disposition, Disposition::Success { passed: true });
+    assert_eq!(no.disposition, Disposition::Success { passed: false });
+}
+
+#[test]
+fn http_200_with_another_code_is_a_business_error() {
+    let reply = Reply::from_http(200, None, &body("InvalidParameter"));
+    assert_eq!(reply.disposition, Disposition::Permanent);
+    assert_eq!(reply.code(), Some("InvalidParameter"));
+    assert!(reply.describe().contains("InvalidParameter"));
+}
+
+#[test]
+fn throttling_retries_and_honours_a_positive_retry_after() {
+    let with = Reply::from_http(400, Some("1500"), &body("Throttling.Api"));
+    assert_eq!(
+        with.disposition,
+        Disposition::Retry {
+            after: Some(Duration::from_millis(1500))
+        }
+    );
+    assert_eq!(with.retry_reason(), Some(RetryReason::Throttled));
+    for header in [None, Some("0"), Some("-5"), Some("soon")] {
+        let reply = Reply::from_http(400, header, &body("Throttling.User"));
+        assert_eq!(
+            reply.disposition,
+            Disposition::Retry { after: None },
+            "{header:?}"
+        );
+    }
+}
+
+#[test]
+fn server_errors_and_gateway_pages_retry() {
+    for (status, bytes) in [
+        (500, body("InternalError")),
+        (503, body("ServiceUnavailable")),
+        (200, body("InternalError")),
+        (502, b"<html><body>Bad Gateway</body></html>".to_vec()),
+        (504, Vec::new()),
+        (500, body("SomethingNew")),
+    ] {
+        let reply = Reply::from_http(status, None, &bytes);
+        assert_eq!(
+            reply.disposition,
+            Disposition::Retry { after: None },
+            "{status}"
+        );
+        assert_eq!(reply.retry_reason(), Some(RetryReason::ServerError));
+    }
+}
+
+#[test]
+fn forbidden_pauses() {
+    for code in ["Forbidden.RAM", "Forbidden.AccountNotEnabled", "Forbidden"] {
+        assert_eq!(
+            Reply::from_http(403, None, &body(code)).disposition,
+            Disposition::Pause
+        );
+    }
+}
+
+#[test]
+fn other_codes_are_permanent() {
+    for code in [
+        "MissingParameter",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId.NotFound",
+    ] {
+        assert_eq!(
+            Reply::from_http(400, None, &body(code)).disposition,
+            Disposition::Permanent
+        );
+    }
+    let page = Reply::from_http(404, None, b"not found");
+    assert_eq!(page.disposition, Disposition::Permanent);
+    assert!(page.describe().contains("HTTP 404"));
+}
+
+#[test]
+fn transport_failures_retry() {
+    let reply = Reply::from_transport("connection reset".into());
+    assert_eq!(reply.disposition, Disposition::Retry { after: None });
+    assert_eq!(reply.retry_reason(), Some(RetryReason::Transport));
+    assert_eq!(reply.describe(), "connection reset");
+}
+
+#[test]
+fn ext_face_info_is_parsed_or_kept_raw() {
+    let parsed = json!({"Code": "Success", "Result": {"Passed": "Y", "ExtFaceInfo": "{\"faceQuality\":\"HIGH\"}"}});
+    let raw = json!({"Code": "Success", "Result": {"Passed": "Y", "ExtFaceInfo": "not json"}});
+    let parsed = Reply::from_http(200, None, parsed.to_string().as_bytes());
+    let raw = Reply::from_http(200, None, raw.to_string().as_bytes());
+    assert_eq!(parsed.ext_face_info(), Some(json!({"faceQuality": "HIGH"})));
+    assert_eq!(raw.ext_face_info(), Some(json!("not json")));
+}
+
+#[test]
+fn unknown_fields_are_ignored() {
+    let extra = json!({"Code": "Success", "Extra": [1], "Result": {"Passed": "Y", "FaceId": "f"}});
+    let reply = Reply::from_http(200, None, extra.to_string().as_bytes());
+    assert_eq!(reply.disposition, Disposition::Success { passed: true });
+}

@@ -1,0 +1,19 @@
+//! AddFaceRecord: signing (V1, V3), endpoints, credentials, one call, and the
+//! classification of every answer.
+//!
+//! Knows nothing of AMQP or jobs: it takes a [`FaceRecordRequest`] and gives
+//! back a classified [`Reply`].
+
+pub mod answer;
+pub mod client;
+pub mod credentials;
+pub mod endpoint;
+pub mod enroller;
+pub mod request;
+pub mod sign;
+
+pub use answer::{Disposition, Reply, RetryReason};
+pub use client::{Client, TimedReply};
+pub use credentials::Credentials;
+pub use enroller::{CallObserver, Enroller, Enrollment};
+pub use request::{FaceRecordRequest, Picture};

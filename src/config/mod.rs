@@ -1,0 +1,280 @@
+//! Settings: every key of the contract with its documented default.
+//!
+//! Owns the shape of the settings and their validation; knows nothing of how
+//! they are used. Loading (TOML file, environment) lives in [`load`].
+
+mod load;
+mod validate;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub use load::{ConfigError, load};
+
+/// All settings of the service, one field per `[section]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Broker connection and AMQP names.
+    pub amqp: AmqpSettings,
+    /// How many jobs run at once and how long a drain may take.
+    pub worker: WorkerSettings,
+    /// Where and how AddFaceRecord is called.
+    pub api: ApiSettings,
+    /// Backoff in process and delay-queue rounds.
+    pub retry: RetrySettings,
+    /// Image download limits and rules.
+    pub image: ImageSettings,
+    /// Where `{"key": …}` image sources are read from.
+    pub object_store: ObjectStoreSettings,
+    /// The `/metrics`, `/healthz`, `/readyz` listener.
+    pub metrics: MetricsSettings,
+    /// Log format and filter.
+    pub log: LogSettings,
+}
+
+/// `[amqp]`: the broker and the names of the topology.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AmqpSettings {
+    /// Broker URL; a secret because it usually carries a password.
+    pub url: SecretString,
+    /// Queue the worker consumes.
+    pub jobs_queue: String,
+    /// Prefix of the per-round delay queues (`<prefix>.<n>`).
+    pub retry_queue: String,
+    /// Fanout exchange that receives bad jobs.
+    pub dead_letter_exchange: String,
+    /// Queue bound to the dead-letter exchange.
+    pub dead_letter_queue: String,
+    /// Topic exchange for result events.
+    pub results_exchange: String,
+    /// Alternate exchange (and its queue) keeping events no binding routes.
+    pub results_unrouted: String,
+    /// Type of the jobs queue.
+    pub queue_type: QueueType,
+    /// Unacked deliveries per consumer.
+    pub prefetch: u16,
+    /// Quorum queue's limit on deliveries of one message (poison guard).
+    pub delivery_limit: u32,
+    /// Declare the topology at start; off for brokers managed elsewhere.
+    pub declare_topology: bool,
+}
+
+/// Type of the jobs queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    /// Replicated, with a delivery limit: the default for production.
+    Quorum,
+    /// A single-node queue, for brokers without quorum queues.
+    Classic,
+}
+
+/// `[worker]`: concurrency and shutdown.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Jobs processed at once.
+    pub concurrency: usize,
+    /// Time allowed to finish in-flight jobs after SIGTERM.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+/// `[api]`: the AddFaceRecord endpoint, signature and rate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Region whose endpoint is called.
+    pub region: String,
+    /// Use the region's VPC endpoint.
+    pub vpc: bool,
+    /// Base URL overriding region and VPC (simulator, proxies).
+    pub endpoint: Option<String>,
+    /// Signature scheme.
+    pub signature: SignatureVersion,
+    /// The tenant's quota, shared by every consumer of the jobs queue; 0 = not shared.
+    pub tenant_qps: f64,
+    /// This process's own ceiling on calls per second; 0 = none.
+    pub qps_limit: f64,
+    /// TCP and TLS connect timeout.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Timeout on reading the answer.
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
+}
+
+/// Signature scheme of the API calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureVersion {
+    /// RPC signature 1.0, HMAC-SHA1, in the query string.
+    V1,
+    /// ACS3-HMAC-SHA256 in the `Authorization` header.
+    V3,
+}
+
+/// `[retry]`: backoff in process, then delay-queue rounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrySettings {
+    /// First backoff delay.
+    #[serde(with = "humantime_serde")]
+    pub initial: Duration,
+    /// Growth factor of the delay.
+    pub multiplier: f64,
+    /// Cap on one delay.
+    #[serde(with = "humantime_serde")]
+    pub max_interval: Duration,
+    /// In-process budget of one round.
+    #[serde(with = "humantime_serde")]
+    pub max_elapsed: Duration,
+    /// Delay-queue rounds before a job ends `retries_exhausted`.
+    pub max_rounds: u32,
+    /// Delay of the first round; each next round waits four times longer.
+    #[serde(with = "humantime_serde")]
+    pub round_delay: Duration,
+}
+
+/// `[image]`: download limits and checks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageSettings {
+    /// Largest image accepted, in bytes.
+    pub max_bytes: u64,
+    /// Time allowed for a whole download.
+    #[serde(with = "humantime_serde")]
+    pub fetch_timeout: Duration,
+    /// Planned: orient, shrink and re-encode. Not accepted in this release.
+    pub normalize: bool,
+    /// Allow URLs resolving to loopback, private or link-local addresses.
+    pub allow_private_networks: bool,
+}
+
+/// `[object_store]`: the store `{"key": …}` sources are read from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObjectStoreSettings {
+    /// `s3://bucket/prefix`, `oss://…`, `gs://…`, `az://…` or `file:///path`.
+    pub url: Option<String>,
+}
+
+/// `[metrics]`: the HTTP listener for scrapes and probes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address of `/metrics`, `/healthz` and `/readyz`.
+    pub listen: SocketAddr,
+}
+
+/// `[log]`: how logs are written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `json` for collectors, `pretty` for people.
+    pub format: LogFormat,
+    /// An `EnvFilter` directive; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+}
+
+impl Default for AmqpSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            jobs_queue: "face-enroll.jobs".into(),
+            retry_queue: "face-enroll.jobs.retry".into(),
+            dead_letter_exchange: "face-enroll.dlx".into(),
+            dead_letter_queue: "face-enroll.jobs.dead".into(),
+            results_exchange: "face-enroll.results".into(),
+            results_unrouted: "face-enroll.results.unrouted".into(),
+            queue_type: QueueType::Quorum,
+            prefetch: 64,
+            delivery_limit: 10,
+            declare_topology: true,
+        }
+    }
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            region: "ap-southeast-1".into(),
+            vpc: false,
+            endpoint: None,
+            signature: SignatureVersion::V1,
+            tenant_qps: 50.0,
+            qps_limit: 50.0,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(200),
+            multiplier: 2.0,
+            max_interval: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(60),
+            max_rounds: 5,
+            round_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            fetch_timeout: Duration::from_secs(10),
+            normalize: false,
+            allow_private_networks: false,
+        }
+    }
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9464)),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            level: "info".into(),
+        }
+    }
+}

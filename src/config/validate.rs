@@ -1,0 +1,123 @@
+//! Checks that serde cannot express: ranges, URL schemes, known regions.
+
+use secrecy::ExposeSecret;
+
+use super::{ConfigError, Settings};
+use crate::cloudauth::endpoint::REGIONS;
+
+impl Settings {
+    /// Rejects values a key does not allow, naming the first one found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let amqp = url::Url::parse(self.amqp.url.expose_secret()).ok();
+        let amqp_ok = amqp.is_some_and(|u| matches!(u.scheme(), "amqp" | "amqps"));
+        check(
+            amqp_ok,
+            "amqp.url",
+            "(not shown: it may hold a password)",
+            "expected an amqp:// or amqps:// URL",
+        )?;
+        check(
+            self.amqp.prefetch > 0,
+            "amqp.prefetch",
+            self.amqp.prefetch,
+            "expected at least 1",
+        )?;
+        check(
+            self.amqp.delivery_limit > 0,
+            "amqp.delivery_limit",
+            self.amqp.delivery_limit,
+            "expected at least 1",
+        )?;
+        check(
+            self.worker.concurrency > 0,
+            "worker.concurrency",
+            self.worker.concurrency,
+            "expected at least 1",
+        )?;
+        check(
+            REGIONS.contains(&self.api.region.as_str()),
+            "api.region",
+            format!("{:?}", self.api.region),
+            &format!("expected one of {}", REGIONS.join(", ")),
+        )?;
+        if let Some(endpoint) = &self.api.endpoint {
+            let ok = url::Url::parse(endpoint)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+            check(
+                ok,
+                "api.endpoint",
+                format!("{endpoint:?}"),
+                "expected an http:// or https:// base URL",
+            )?;
+        }
+        for (key, qps) in [
+            ("api.tenant_qps", self.api.tenant_qps),
+            ("api.qps_limit", self.api.qps_limit),
+        ] {
+            check(
+                qps.is_finite() && qps >= 0.0,
+                key,
+                qps,
+                "expected a number of calls per second, 0 or more",
+            )?;
+        }
+        check(
+            self.retry.multiplier.is_finite() && self.retry.multiplier >= 1.0,
+            "retry.multiplier",
+            self.retry.multiplier,
+            "expected a number of at least 1.0",
+        )?;
+        check(
+            !self.retry.initial.is_zero(),
+            "retry.initial",
+            "\"0s\"",
+            "expected a positive duration",
+        )?;
+        check(
+            self.image.max_bytes > 0,
+            "image.max_bytes",
+            self.image.max_bytes,
+            "expected at least 1",
+        )?;
+        check(
+            !self.image.normalize,
+            "image.normalize",
+            true,
+            "expected false: normalizing images is planned, not in this release",
+        )?;
+        if let Some(store) = &self.object_store.url {
+            let scheme = url::Url::parse(store).map(|u| u.scheme().to_owned());
+            let ok =
+                scheme.is_ok_and(|s| matches!(s.as_str(), "s3" | "oss" | "gs" | "az" | "file"));
+            check(
+                ok,
+                "object_store.url",
+                format!("{store:?}"),
+                "expected an s3://, oss://, gs://, az:// or file:// URL",
+            )?;
+        }
+        let filter_ok = tracing_subscriber::EnvFilter::try_new(&self.log.level).is_ok();
+        check(
+            filter_ok,
+            "log.level",
+            format!("{:?}", self.log.level),
+            "expected a filter such as \"info\" or \"face_enroll=debug,lapin=warn\"",
+        )
+    }
+}
+
+fn check(
+    ok: bool,
+    key: &str,
+    value: impl std::fmt::Display,
+    allowed: &str,
+) -> Result<(), ConfigError> {
+    if ok {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        key: key.into(),
+        value: value.to_string(),
+        allowed: allowed.into(),
+    })
+}

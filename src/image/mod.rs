@@ -1,0 +1,185 @@
+//! Face images: where they come from (URL, object-store key, inline base64)
+//! and the service's rules, judged from the bytes.
+//!
+//! Knows nothing of AMQP or of the API call that follows.
+
+pub mod guard;
+pub mod rules;
+pub mod store;
+pub mod url;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+
+pub use rules::{ImageInvalid, JpegInfo};
+pub use store::{KeyStore, StoreSetupError};
+pub use url::UrlFetcher;
+
+use crate::config::{ImageSettings, ObjectStoreSettings};
+use crate::retry::RetryHint;
+
+/// Where a job's image is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// Downloaded over HTTP(S).
+    Url(::url::Url),
+    /// Read from the configured object store.
+    Key(String),
+    /// Carried in the job, base64-encoded.
+    Inline(String),
+}
+
+impl ImageSource {
+    /// The metric label of the source: `url`, `store` or `inline`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Url(_) => "url",
+            Self::Key(_) => "store",
+            Self::Inline(_) => "inline",
+        }
+    }
+}
+
+/// Why an image could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// Worth retrying: the host answered 5xx or 429, timed out, refused, reset.
+    #[error("{0}")]
+    Transient(String),
+    /// Final: 4xx, a redirect loop, a refused address, a missing object.
+    #[error("{0}")]
+    Refused(String),
+    /// The image breaks a rule while being read (too many bytes).
+    #[error("{0}")]
+    Invalid(ImageInvalid),
+    /// The job's own data is wrong (base64 that does not decode, no store).
+    #[error("{0}")]
+    BadSource(String),
+}
+
+impl RetryHint for FetchError {
+    fn retry_after(&self) -> Option<Option<Duration>> {
+        matches!(self, Self::Transient(_)).then_some(None)
+    }
+}
+
+/// Why the image sources could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum FetcherSetupError {
+    /// The HTTP client could not start.
+    #[error("the image HTTP client could not be built: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The object store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreSetupError),
+}
+
+/// Gets image bytes from any source, within `image.*` limits.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    urls: UrlFetcher,
+    store: Option<KeyStore>,
+    max_bytes: u64,
+}
+
+impl Fetcher {
+    /// Sets up the HTTP client and, when configured, the object store.
+    pub fn new(
+        image: &ImageSettings,
+        store: &ObjectStoreSettings,
+    ) -> Result<Self, FetcherSetupError> {
+        let urls = UrlFetcher::new(
+            image.max_bytes,
+            image.fetch_timeout,
+            image.allow_private_networks,
+        )?;
+        let store = match &store.url {
+            Some(url) => Some(KeyStore::open(url, image.max_bytes, image.fetch_timeout)?),
+            None => None,
+        };
+        Ok(Self {
+            urls,
+            store,
+            max_bytes: image.max_bytes,
+        })
+    }
+
+    /// The configured object store, if any.
+    pub fn store(&self) -> Option<&KeyStore> {
+        self.store.as_ref()
+    }
+
+    /// The image bytes, not yet checked against the rules (but the size).
+    pub async fn fetch(&self, source: &ImageSource) -> Result<Bytes, FetchError> {
+        match source {
+            ImageSource::Url(url) => self.urls.fetch(url).await,
+            ImageSource::Key(key) => match &self.store {
+                Some(store) => store.fetch(key).await,
+                None => Err(FetchError::BadSource(
+                    "the job names an object key but no object_store.url is configured".into(),
+                )),
+            },
+            ImageSource::Inline(data) => decode_inline(data, self.max_bytes),
+        }
+    }
+}
+
+/// An image that meets the rules, base64-encoded once for every attempt.
+#[derive(Clone)]
+pub struct CheckedImage {
+    /// The JPEG in base64, for `FacePicture`.
+    pub base64: Arc<str>,
+    /// Size of the JPEG in bytes.
+    pub bytes: usize,
+    /// What the rules read from it.
+    pub info: JpegInfo,
+}
+
+impl std::fmt::Debug for CheckedImage {
+    /// Never prints image data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedImage")
+            .field("bytes", &self.bytes)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckedImage {
+    /// Checks `bytes` against the rules and encodes them.
+    pub fn new(bytes: &[u8], max_bytes: u64) -> Result<Self, ImageInvalid> {
+        let info = rules::check(bytes, max_bytes)?;
+        Ok(Self {
+            base64: base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .into(),
+            bytes: bytes.len(),
+            info,
+        })
+    }
+}
+
+/// Decodes inline base64, refusing oversize data before decoding it.
+fn decode_inline(data: &str, max_bytes: u64) -> Result<Bytes, FetchError> {
+    let decoded_at_most = (data.len() as u64).div_ceil(4) * 3;
+    let decoded_at_least = decoded_at_most.saturating_sub(2);
+    if decoded_at_least > max_bytes {
+        return Err(FetchError::Invalid(ImageInvalid::TooManyBytes {
+            size: decoded_at_least,
+            limit: max_bytes,
+        }));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| FetchError::BadSource(format!("image.base64 does not decode: {e}")))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(FetchError::Invalid(ImageInvalid::TooManyBytes {
+            size: bytes.len() as u64,
+            limit: max_bytes,
+        }));
+    }
+    Ok(Bytes::from(bytes))
+}

@@ -1,0 +1,117 @@
+use std::cell::RefCell;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Failure {
+    Again,
+    AgainAfter(Duration),
+    Never,
+}
+
+impl RetryHint for Failure {
+    fn retry_after(&self) -> Option<Option<Duration>> {
+        match self {
+            Self::Again => Some(None),
+            Self::AgainAfter(d) => Some(Some(*d)),
+            Self::Never => None,
+        }
+    }
+}
+
+fn policy() -> RetryPolicy {
+    RetryPolicy::new(&RetrySettings::default())
+}
+
+/// Runs `script` answers in order and records when each attempt started.
+async fn run_script(
+    policy: &RetryPolicy,
+    script: Vec<Result<u32, Failure>>,
+) -> (Result<u32, Failure>, Vec<Duration>) {
+    let start = Instant::now();
+    let calls = RefCell::new(Vec::new());
+    let script = RefCell::new(script.into_iter());
+    let result = policy
+        .run(|| {
+            calls.borrow_mut().push(start.elapsed());
+            let next = script.borrow_mut().next().unwrap_or(Err(Failure::Again));
+            async move { next }
+        })
+        .await;
+    (result, calls.into_inner())
+}
+
+#[tokio::test(start_paused = true)]
+async fn succeeds_after_retryable_failures() {
+    let (result, calls) = run_script(
+        &policy(),
+        vec![Err(Failure::Again), Err(Failure::Again), Ok(7)],
+    )
+    .await;
+    assert_eq!(result, Ok(7));
+    assert_eq!(calls.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_failure_is_not_retried() {
+    let (result, calls) = run_script(&policy(), vec![Err(Failure::Never), Ok(1)]).await;
+    assert_eq!(result, Err(Failure::Never));
+    assert_eq!(calls.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn delays_are_full_jitter_under_a_growing_capped_ceiling() {
+    let (_, calls) = run_script(&policy(), vec![Err(Failure::Again); 12]).await;
+    let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
+    let mut ceiling = Duration::from_millis(200);
+    for gap in &gaps {
+        assert!(*gap <= ceiling, "gap {gap:?} over ceiling {ceiling:?}");
+        ceiling = (ceiling * 2).min(Duration::from_secs(10));
+    }
+    assert!(
+        gaps.iter().any(|g| *g < Duration::from_millis(200) * 2),
+        "jitter never drew low"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_budget_ends_retrying_with_the_last_error() {
+    let settings = RetrySettings {
+        max_elapsed: Duration::from_secs(5),
+        ..RetrySettings::default()
+    };
+    let start = Instant::now();
+    let (result, calls) = run_script(&RetryPolicy::new(&settings), vec![]).await;
+    assert_eq!(result, Err(Failure::Again));
+    assert!(calls.len() > 2);
+    assert!(
+        start.elapsed() <= Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_replaces_the_computed_delay() {
+    let wait = Duration::from_millis(3500);
+    let (result, calls) = run_script(&policy(), vec![Err(Failure::AgainAfter(wait)), Ok(1)]).await;
+    assert_eq!(result, Ok(1));
+    assert_eq!(calls[1] - calls[0], wait);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
+    let settings = RetrySettings {
+        max_elapsed: Duration::from_secs(1),
+        ..RetrySettings::default()
+    };
+    let start = Instant::now();
+    let script = vec![Err(Failure::AgainAfter(Duration::from_secs(2))), Ok(1)];
+    let (result, calls) = run_script(&RetryPolicy::new(&settings), script).await;
+    assert_eq!(result, Err(Failure::AgainAfter(Duration::from_secs(2))));
+    assert_eq!(calls.len(), 1);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}

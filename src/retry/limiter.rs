@@ -1,0 +1,142 @@
+//! An adaptive rate limiter: calls are spaced evenly at the current rate,
+//! which halves on throttling and climbs back gradually (AIMD).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Share of the ceiling the rate climbs back per second after a decrease.
+const RECOVERY_PER_SECOND: f64 = 0.1;
+/// Factor applied to the rate on throttling.
+const DECREASE: f64 = 0.5;
+/// Lowest rate, as a share of the ceiling.
+const FLOOR: f64 = 0.02;
+
+/// Spaces calls evenly under a ceiling shared by the whole process.
+///
+/// The ceiling is the lower of this process's own limit and its share of the
+/// tenant's quota; either may be absent. With no ceiling at all, calls are
+/// not spaced and throttling is left to the backoff.
+#[derive(Debug)]
+pub struct RateLimiter {
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// `api.qps_limit`; `None` for no limit of its own.
+    own_limit: Option<f64>,
+    /// This process's share of the tenant quota; `None` when not shared.
+    share: Option<f64>,
+    /// The rate calls are spaced at now, at most the ceiling.
+    rate: f64,
+    /// Earliest start of the next call.
+    next: Instant,
+    /// When `rate` was last updated, for the gradual recovery.
+    updated: Instant,
+    /// When the rate was last lowered: once per spacing of in-flight answers.
+    lowered: Option<Instant>,
+}
+
+impl RateLimiter {
+    /// A limiter with this process's own ceiling (`0` for none).
+    pub fn new(qps_limit: f64) -> Self {
+        let now = Instant::now();
+        let own_limit = positive(qps_limit);
+        Self {
+            state: Mutex::new(State {
+                own_limit,
+                share: None,
+                rate: own_limit.unwrap_or(0.0),
+                next: now,
+                updated: now,
+                lowered: None,
+            }),
+        }
+    }
+
+    /// Sets this process's share of the tenant's quota (`None`: not shared).
+    pub fn set_share(&self, share: Option<f64>) {
+        let mut state = self.lock();
+        state.share = share.and_then(positive);
+        let ceiling = state.ceiling();
+        state.rate = match ceiling {
+            Some(c) if state.rate <= 0.0 => c,
+            Some(c) => state.rate.min(c),
+            None => 0.0,
+        };
+    }
+
+    /// Waits for this call's turn.
+    pub async fn acquire(&self) {
+        let slot = {
+            let mut state = self.lock();
+            let now = Instant::now();
+            state.recover(now);
+            if state.rate <= 0.0 {
+                return;
+            }
+            let slot = state.next.max(now);
+            state.next = slot + Duration::from_secs_f64(1.0 / state.rate);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// The service throttled a call: lower the rate, at most once per second.
+    pub fn on_throttled(&self) {
+        let mut state = self.lock();
+        let now = Instant::now();
+        let Some(ceiling) = state.ceiling() else {
+            return;
+        };
+        if state
+            .lowered
+            .is_some_and(|t| now - t < Duration::from_secs(1))
+        {
+            return;
+        }
+        state.recover(now);
+        state.rate = (state.rate * DECREASE).max(ceiling * FLOOR);
+        state.lowered = Some(now);
+    }
+
+    /// The current rate in calls per second; `0` when calls are not spaced.
+    pub fn current_rate(&self) -> f64 {
+        let mut state = self.lock();
+        state.recover(Instant::now());
+        state.rate
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the numbers inconsistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    fn ceiling(&self) -> Option<f64> {
+        match (self.own_limit, self.share) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Climbs back towards the ceiling by the time passed since the last update.
+    fn recover(&mut self, now: Instant) {
+        if let Some(ceiling) = self.ceiling() {
+            let seconds = (now - self.updated).as_secs_f64();
+            self.rate = (self.rate + ceiling * RECOVERY_PER_SECOND * seconds).min(ceiling);
+        }
+        self.updated = now;
+    }
+}
+
+fn positive(qps: f64) -> Option<f64> {
+    (qps > 0.0).then_some(qps)
+}
+
+#[cfg(test)]
+#[path = "limiter_tests.rs"]
+mod tests;

@@ -1,0 +1,130 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::*;
+
+/// Start times of `n` calls made by `tasks` concurrent callers.
+async fn starts(limiter: Arc<RateLimiter>, n: usize, tasks: usize) -> Vec<Duration> {
+    let origin = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let limiter = limiter.clone();
+        handles.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for _ in 0..n / tasks {
+                limiter.acquire().await;
+                mine.push(origin.elapsed());
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(handle.await.unwrap());
+    }
+    all.sort();
+    all
+}
+
+fn busiest_second(starts: &[Duration]) -> usize {
+    starts
+        .iter()
+        .map(|s| {
+            starts
+                .iter()
+                .filter(|t| **t >= *s && **t < *s + Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_are_spaced_evenly_without_bursts() {
+    let starts = starts(Arc::new(RateLimiter::new(50.0)), 200, 8).await;
+    assert_eq!(starts.len(), 200);
+    assert!(busiest_second(&starts) <= 51, "{}", busiest_second(&starts));
+    let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(19)),
+        "a burst: {gaps:?}"
+    );
+    assert!(*starts.last().unwrap() <= Duration::from_millis(3990));
+}
+
+#[tokio::test(start_paused = true)]
+async fn fractional_rates_are_kept() {
+    let starts = starts(Arc::new(RateLimiter::new(0.5)), 3, 1).await;
+    assert_eq!(
+        starts,
+        [
+            Duration::ZERO,
+            Duration::from_secs(2),
+            Duration::from_secs(4)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_ceiling_means_no_waiting() {
+    let limiter = Arc::new(RateLimiter::new(0.0));
+    let starts = starts(limiter.clone(), 100, 4).await;
+    assert!(starts.iter().all(|s| s.is_zero()));
+    assert_eq!(limiter.current_rate(), 0.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_halves_the_rate_and_it_recovers_gradually() {
+    let limiter = RateLimiter::new(50.0);
+    limiter.on_throttled();
+    assert_eq!(limiter.current_rate(), 25.0);
+    limiter.on_throttled();
+    assert_eq!(
+        limiter.current_rate(),
+        25.0,
+        "lowered twice within a second"
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let rate = limiter.current_rate();
+    assert!((34.9..=35.1).contains(&rate), "{rate}");
+    limiter.on_throttled();
+    assert!((17.4..=17.6).contains(&limiter.current_rate()));
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert_eq!(limiter.current_rate(), 50.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_rate_never_falls_below_its_floor() {
+    let limiter = RateLimiter::new(50.0);
+    for _ in 0..30 {
+        limiter.on_throttled();
+        tokio::time::advance(Duration::from_millis(1001)).await;
+    }
+    assert!(limiter.current_rate() >= 1.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_tenant_share_caps_the_own_limit() {
+    let limiter = RateLimiter::new(50.0);
+    limiter.set_share(Some(12.5));
+    assert_eq!(limiter.current_rate(), 12.5);
+    let starts = starts(Arc::new(limiter), 26, 2).await;
+    assert!(busiest_second(&starts) <= 14);
+    let only_share = RateLimiter::new(0.0);
+    only_share.set_share(Some(10.0));
+    assert_eq!(only_share.current_rate(), 10.0);
+    only_share.set_share(None);
+    assert_eq!(only_share.current_rate(), 0.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_larger_share_lets_the_rate_climb_back_up() {
+    let limiter = RateLimiter::new(50.0);
+    limiter.set_share(Some(10.0));
+    limiter.set_share(Some(25.0));
+    assert_eq!(limiter.current_rate(), 10.0);
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(limiter.current_rate(), 25.0);
+}

@@ -1,0 +1,105 @@
+//! What makes the simulator misbehave: scripted answers, a random fail rate,
+//! and the tenant's rate limit.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// An answer given instead of the normal one, for tests and drills.
+#[derive(Debug, Clone)]
+pub enum Scripted {
+    /// HTTP 400 `Throttling.Api`, with an optional `x-acs-retry-after` in ms.
+    Throttle(Option<u64>),
+    /// HTTP 500 `InternalError`.
+    InternalError,
+    /// HTTP 503 `ServiceUnavailable`.
+    Unavailable,
+    /// HTTP 502 with an HTML page, as a gateway answers.
+    GatewayPage,
+    /// HTTP 403 `Forbidden.RAM`: the caller's account is refused.
+    Forbidden,
+    /// Wait this long, then answer normally (to trip read timeouts).
+    Stall(Duration),
+}
+
+/// Injected faults and the rate limit, shared by all connections.
+#[derive(Debug)]
+pub struct Faults {
+    script: Mutex<VecDeque<Scripted>>,
+    fail_rate: f64,
+    bucket: Option<Mutex<Bucket>>,
+}
+
+/// A token bucket holding one second of calls, as API gateways limit rates.
+#[derive(Debug)]
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    updated: Instant,
+}
+
+impl Faults {
+    /// Faults at `fail_rate`, rate limited at `qps` (0 = unlimited).
+    pub fn new(fail_rate: f64, qps: f64) -> Self {
+        let bucket = (qps > 0.0).then(|| {
+            Mutex::new(Bucket {
+                rate: qps,
+                tokens: qps.max(1.0),
+                updated: Instant::now(),
+            })
+        });
+        Self {
+            script: Mutex::new(VecDeque::new()),
+            fail_rate,
+            bucket,
+        }
+    }
+
+    /// Queues scripted answers.
+    pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
+        self.script
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(answers);
+    }
+
+    /// The scripted or randomly injected fault for this call, if any.
+    pub fn next_fault(&self) -> Option<Scripted> {
+        let scripted = self
+            .script
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front();
+        if scripted.is_some() || self.fail_rate <= 0.0 {
+            return scripted;
+        }
+        if rand::random::<f64>() >= self.fail_rate {
+            return None;
+        }
+        Some(match rand::random_range(0..3) {
+            0 => Scripted::InternalError,
+            1 => Scripted::Unavailable,
+            _ => Scripted::GatewayPage,
+        })
+    }
+
+    /// Takes one call from the bucket; `false` when over the rate.
+    pub fn admit(&self) -> bool {
+        let Some(bucket) = &self.bucket else {
+            return true;
+        };
+        let mut bucket = bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let refill = (now - bucket.updated).as_secs_f64() * bucket.rate;
+        bucket.tokens = (bucket.tokens + refill).min(bucket.rate.max(1.0));
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The HTTP side: one POST route that authenticates, limits the rate,
+//! checks the parameters and answers as the service would.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+
+use super::faults::{Faults, Scripted};
+use super::verify::{NonceLog, Rejection, authenticate};
+use super::{SimulatorOptions, Stats, params};
+use crate::cloudauth::client::{ACTION, VERSION};
+
+/// Largest body read: a 10 MB picture in base64 with room for the rest.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Everything the handler shares between calls.
+#[derive(Debug)]
+pub struct SimState {
+    options: SimulatorOptions,
+    pub(super) faults: Faults,
+    nonces: NonceLog,
+    pub(super) stats: Stats,
+}
+
+impl SimState {
+    /// Fresh state for `options`.
+    pub fn new(options: SimulatorOptions) -> Self {
+        Self {
+            faults: Faults::new(options.fail_rate, options.qps),
+            options,
+            nonces: NonceLog::default(),
+            stats: Stats::default(),
+        }
+    }
+}
+
+/// The simulator's routes.
+pub fn router(state: Arc<SimState>) -> Router {
+    Router::new()
+        .route("/", post(add_face_record))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn add_face_record(
+    State(state): State<Arc<SimState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !state.options.latency.is_zero() {
+        tokio::time::sleep(state.options.latency).await;
+    }
+    let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+    let (code, response) = match state.faults.next_fault() {
+        Some(Scripted::Stall(wait)) => {
+            tokio::time::sleep(wait).await;
+            answer(&state, &request_id, query.as_deref(), &headers, &body)
+        }
+        Some(fault) => fault_response(&fault, &request_id),
+        None => answer(&state, &request_id, query.as_deref(), &headers, &body),
+    };
+    state.stats.count(code);
+    response
+}
+
+fn answer(
+    state: &SimState,
+    request_id: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (&'static str, Response) {
+    match accept(state, query, headers, body) {
+        Ok(verdict) => {
+            let answer = json!({
+                "RequestId": request_id,
+                "Code": "Success",
+                "Message": "success",
+                "Result": {
+                    "Passed": if verdict.passed { "Y" } else { "N" },
+                    "ExtFaceInfo": "{\"faceQuality\":\"HIGH\"}",
+                }
+            });
+            (
+                "Success",
+                (StatusCode::OK, axum::Json(answer)).into_response(),
+            )
+        }
+        Err(rejection) => (rejection.code, error_response(&rejection, request_id, None)),
+    }
+}
+
+fn accept(
+    state: &SimState,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<params::Verdict, Rejection> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form && !body.is_empty() {
+        return Err(Rejection::new(
+            400,
+            "InvalidParameter",
+            "The body must be a form.",
+        ));
+    }
+    let query = pairs(query.unwrap_or_default().as_bytes());
+    let fields = pairs(body);
+    let who = authenticate(
+        &state.options.credentials,
+        &state.nonces,
+        headers,
+        &query,
+        body,
+        &fields,
+    )?;
+    if !state.faults.admit() {
+        return Err(Rejection::new(
+            400,
+            "Throttling.Api",
+            "Request was denied due to api flow control.",
+        ));
+    }
+    if who.action != ACTION {
+        return Err(Rejection::new(
+            404,
+            "InvalidAction.NotFound",
+            "Specified api is not found.",
+        ));
+    }
+    if who.version != VERSION {
+        return Err(Rejection::new(
+            400,
+            "InvalidVersion",
+            "Specified parameter Version is not valid.",
+        ));
+    }
+    params::check(&fields)
+}
+
+fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+fn fault_response(fault: &Scripted, request_id: &str) -> (&'static str, Response) {
+    let (status, code, message, retry_after) = match fault {
+        Scripted::Throttle(after) => (
+            400,
+            "Throttling.Api",
+            "Request was denied due to api flow control.",
+            *after,
+        ),
+        Scripted::InternalError => (
+            500,
+            "InternalError",
+            "The request processing has failed due to some unknown error.",
+            None,
+        ),
+        Scripted::Unavailable => (
+            503,
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
+            None,
+        ),
+        Scripted::Forbidden => (
+            403,
+            "Forbidden.RAM",
+            "User not authorized to operate on the specified resource.",
+            None,
+        ),
+        Scripted::GatewayPage | Scripted::Stall(_) => {
+            let page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
+            let response = (
+                StatusCode::BAD_GATEWAY,
+                [(header::CONTENT_TYPE, "text/html")],
+                page,
+            )
+                .into_response();
+            return ("html", response);
+        }
+    };
+    let rejection = Rejection::new(status, code, message);
+    (code, error_response(&rejection, request_id, retry_after))
+}
+
+fn error_response(rejection: &Rejection, request_id: &str, retry_after: Option<u64>) -> Response {
+    let body = json!({
+        "RequestId": request_id,
+        "Code": rejection.code,
+        "Message": rejection.message,
+        "HostId": "face-enroll-simulator",
+    });
+    let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(ms) = retry_after {
+        response
+            .headers_mut()
+            .insert("x-acs-retry-after", ms.into());
+    }
+    response
+}

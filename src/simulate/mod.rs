@@ -1,0 +1,117 @@
+//! A strict stand-in for AddFaceRecord: it verifies every signature, nonce,
+//! timestamp and parameter as the service does, limits the rate, and injects
+//! faults on demand.
+//!
+//! Knows the wire format only; nothing of jobs or AMQP.
+
+mod faults;
+mod handler;
+mod params;
+mod verify;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use faults::Scripted;
+
+use crate::cloudauth::Credentials;
+
+/// How the simulator behaves.
+#[derive(Debug, Clone)]
+pub struct SimulatorOptions {
+    /// The only key pair (and STS token) whose signatures it accepts.
+    pub credentials: Credentials,
+    /// Calls per second accepted before `Throttling.Api`; 0 = unlimited.
+    pub qps: f64,
+    /// Share of calls answered with an injected 500, 503 or 502 page.
+    pub fail_rate: f64,
+    /// Delay added before every answer.
+    pub latency: Duration,
+}
+
+/// Calls seen, by the `Code` answered (`html` for gateway pages).
+#[derive(Debug, Default)]
+pub struct Stats {
+    codes: Mutex<HashMap<String, u64>>,
+}
+
+impl Stats {
+    fn count(&self, code: &str) {
+        let mut codes = self.codes.lock().unwrap_or_else(|e| e.into_inner());
+        *codes.entry(code.to_owned()).or_default() += 1;
+    }
+
+    /// How many calls were answered with `code`.
+    pub fn get(&self, code: &str) -> u64 {
+        let codes = self.codes.lock().unwrap_or_else(|e| e.into_inner());
+        codes.get(code).copied().unwrap_or_default()
+    }
+
+    /// All counts, by code.
+    pub fn snapshot(&self) -> HashMap<String, u64> {
+        self.codes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// A running simulator; stops when dropped.
+pub struct Simulator {
+    addr: SocketAddr,
+    state: Arc<handler::SimState>,
+    task: JoinHandle<()>,
+}
+
+impl Simulator {
+    /// Serves on `listener` until dropped.
+    pub fn start(listener: TcpListener, options: SimulatorOptions) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let state = Arc::new(handler::SimState::new(options));
+        let app = handler::router(state.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "simulator stopped");
+            }
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    /// Binds `addr` and serves on it.
+    pub async fn bind(addr: SocketAddr, options: SimulatorOptions) -> std::io::Result<Self> {
+        Self::start(TcpListener::bind(addr).await?, options)
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its base URL, for `api.endpoint`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Counts of the answers given.
+    pub fn stats(&self) -> &Stats {
+        &self.state.stats
+    }
+
+    /// Queues answers that the next calls get instead of the normal ones.
+    pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
+        self.state.faults.script(answers);
+    }
+
+    /// Waits until the server task ends (it only ends on an I/O failure).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

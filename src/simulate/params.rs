@@ -1,0 +1,98 @@
+//! The business parameters of AddFaceRecord, checked as the service does:
+//! errors here answer HTTP 200 with `MissingParameter` or `InvalidParameter`.
+
+use base64::Engine;
+
+use super::verify::Rejection;
+use crate::cloudauth::request::PRODUCT_CODE;
+use crate::image::rules;
+
+/// Largest picture the service takes inline, in bytes.
+const MAX_PICTURE_BYTES: u64 = 10 * 1024 * 1024;
+/// Longest `MerchantUserId`, in characters.
+const MAX_MERCHANT_USER_ID: usize = 32;
+/// `MerchantUserId` prefix for which the simulator says `Passed` = `N`.
+pub const REJECT_PREFIX: &str = "reject-";
+
+/// The service's verdict on an accepted call.
+#[derive(Debug)]
+pub struct Verdict {
+    /// `Result.Passed`.
+    pub passed: bool,
+}
+
+/// Checks the form parameters and gives the verdict.
+pub fn check(params: &[(String, String)]) -> Result<Verdict, Rejection> {
+    let get = |key: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let missing = |key: &str| {
+        Rejection::new(
+            200,
+            "MissingParameter",
+            format!("{key} is mandatory for this action."),
+        )
+    };
+    let invalid = |message: String| Rejection::new(200, "InvalidParameter", message);
+
+    match get("ProductCode") {
+        None | Some("") => return Err(missing("ProductCode")),
+        Some(PRODUCT_CODE) => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "ProductCode must be {PRODUCT_CODE}, not {other}."
+            )));
+        }
+    }
+    if get("FaceGroupCode").is_none_or(str::is_empty) {
+        return Err(missing("FaceGroupCode"));
+    }
+    let pictures: Vec<&str> = ["FacePicture", "FacePictureUrl", "FacePictureFile"]
+        .into_iter()
+        .filter(|k| get(k).is_some_and(|v| !v.is_empty()))
+        .collect();
+    match pictures.as_slice() {
+        [] => return Err(missing("FacePicture, FacePictureUrl or FacePictureFile")),
+        ["FacePicture"] => {
+            check_picture(get("FacePicture").unwrap_or_default()).map_err(invalid)?
+        }
+        [url_key] => {
+            let url = get(url_key).unwrap_or_default();
+            let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+            if !ok {
+                return Err(invalid(format!("{url_key} must be an http or https URL.")));
+            }
+        }
+        _ => {
+            return Err(invalid(format!(
+                "Only one of {} may be given.",
+                pictures.join(", ")
+            )));
+        }
+    }
+    let merchant_user_id = get("MerchantUserId").unwrap_or_default();
+    if merchant_user_id.chars().count() > MAX_MERCHANT_USER_ID {
+        return Err(invalid(format!(
+            "MerchantUserId is longer than {MAX_MERCHANT_USER_ID} characters."
+        )));
+    }
+    if !matches!(get("FaceQualityCheck"), None | Some("Y" | "N")) {
+        return Err(invalid("FaceQualityCheck must be Y or N.".into()));
+    }
+    Ok(Verdict {
+        passed: !merchant_user_id.starts_with(REJECT_PREFIX),
+    })
+}
+
+/// `FacePicture`: base64 of a JPEG that meets the image rules.
+fn check_picture(data: &str) -> Result<(), String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|_| "FacePicture is not valid base64.".to_owned())?;
+    rules::check(&bytes, MAX_PICTURE_BYTES)
+        .map(|_| ())
+        .map_err(|e| format!("FacePicture is not acceptable: {e}."))
+}

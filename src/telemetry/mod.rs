@@ -1,0 +1,3 @@
+//! What operators see: logs now; metrics and probes join here.
+
+pub mod logging;
