@@ -1,3 +1,5 @@
+#![allow(clippy::result_large_err)] // figment::Jail's closure type, not ours.
+
 use std::path::Path;
 use std::time::Duration;
 

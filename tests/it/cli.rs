@@ -1,0 +1,166 @@
+//! The binary as a user runs it: `simulate` in one process, `enroll` in another.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{KEY_ID, SECRET};
+
+const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+/// A `face-enroll simulate` process, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_simulator() -> (Running, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = command(&["simulate", "--listen", &listen])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(Instant::now() < deadline, "the simulator did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Running(child), format!("http://{listen}"))
+}
+
+#[test]
+fn simulate_then_enroll_succeeds_with_v1_and_v3() {
+    let (_sim, url) = start_simulator();
+    for signature in ["v1", "v3"] {
+        let output = command(&[
+            "enroll",
+            "--group",
+            "grp_001",
+            "--image-file",
+            "samples/face-1.jpg",
+        ])
+        .env("FACE_ENROLL_API__ENDPOINT", &url)
+        .env("FACE_ENROLL_API__SIGNATURE", signature)
+        .output()
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{signature}: {stdout} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(answer["Code"], "Success", "{signature}");
+        assert_eq!(answer["Result"]["Passed"], "Y", "{signature}");
+    }
+}
+
+#[test]
+fn enroll_sends_a_url_with_send_as_url_and_reports_rejections() {
+    let (_sim, url) = start_simulator();
+    let output = command(&[
+        "enroll",
+        "--group",
+        "g",
+        "--merchant-user-id",
+        "reject-1",
+        "--image-url",
+        "https://cdn.example.com/42.jpg",
+        "--send-as-url",
+    ])
+    .env("FACE_ENROLL_API__ENDPOINT", &url)
+    .output()
+    .unwrap();
+    assert!(output.status.success());
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (answer["Code"].as_str(), answer["Result"]["Passed"].as_str()),
+        (Some("Success"), Some("N"))
+    );
+}
+
+#[test]
+fn enroll_exits_1_when_the_service_refuses() {
+    let (_sim, url) = start_simulator();
+    let output = command(&[
+        "enroll",
+        "--group",
+        "g",
+        "--image-file",
+        "samples/face-1.jpg",
+    ])
+    .env("FACE_ENROLL_API__ENDPOINT", &url)
+    .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong")
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["Code"], "SignatureDoesNotMatch");
+}
+
+#[test]
+fn enroll_refuses_an_image_that_breaks_the_rules_before_calling() {
+    let output = command(&[
+        "enroll",
+        "--group",
+        "g",
+        "--image-file",
+        "samples/landscape.jpg",
+    ])
+    .env("FACE_ENROLL_API__ENDPOINT", "http://127.0.0.1:9")
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("must be higher than wide"), "{stderr}");
+}
+
+#[test]
+fn a_bad_setting_exits_2_with_one_line() {
+    let output = command(&[
+        "enroll",
+        "--group",
+        "g",
+        "--image-file",
+        "samples/face-1.jpg",
+    ])
+    .env("FACE_ENROLL_API__SIGNATURE", "v9")
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: invalid setting api.signature = \"v9\": expected one of v1, v3"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let output = command(&["enroll", "--group", "g"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let output = command(&["simulate", "--fail-rate", "1.5"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -1,0 +1,322 @@
+//! The AddFaceRecord client against the strict simulator over real HTTP.
+
+use std::time::{Duration, Instant};
+
+use face_enroll::cloudauth::{Credentials, Disposition, FaceRecordRequest, Picture};
+use face_enroll::config::SignatureVersion::{self, V1, V3};
+use face_enroll::simulate::Scripted;
+use secrecy::SecretString;
+use tokio::io::AsyncReadExt;
+
+use crate::helpers::*;
+
+async fn call(
+    signature: SignatureVersion,
+    request: &FaceRecordRequest,
+) -> face_enroll::cloudauth::Reply {
+    let sim = simulator(sim_options()).await;
+    enroller(&api(&sim, signature), credentials(), &quick_retry())
+        .enroll(request)
+        .await
+        .reply
+}
+
+#[tokio::test]
+async fn success_and_rejection_in_both_signature_modes() {
+    for signature in [V1, V3] {
+        let passed = call(signature, &face_request("user-42")).await;
+        assert_eq!(
+            passed.disposition,
+            Disposition::Success { passed: true },
+            "{signature:?}: {}",
+            passed.describe()
+        );
+        let answer = passed.answer.as_ref().unwrap();
+        assert_eq!(answer.code.as_deref(), Some("Success"));
+        assert!(
+            answer
+                .request_id
+                .as_deref()
+                .is_some_and(|id| id.len() == 36)
+        );
+        assert_eq!(
+            passed.ext_face_info(),
+            Some(serde_json::json!({"faceQuality": "HIGH"}))
+        );
+        let rejected = call(signature, &face_request("reject-7")).await;
+        assert_eq!(
+            rejected.disposition,
+            Disposition::Success { passed: false },
+            "{signature:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_caught_in_both_modes() {
+    let sim = simulator(sim_options()).await;
+    for signature in [V1, V3] {
+        let wrong = Credentials::new(KEY_ID, "not-the-secret");
+        let enrollment = enroller(&api(&sim, signature), wrong, &quick_retry())
+            .enroll(&face_request("u"))
+            .await;
+        assert_eq!(
+            enrollment.reply.code(),
+            Some("SignatureDoesNotMatch"),
+            "{signature:?}"
+        );
+        assert_eq!(enrollment.reply.disposition, Disposition::Permanent);
+        assert_eq!(enrollment.calls, 1);
+    }
+    assert_eq!(sim.stats().get("SignatureDoesNotMatch"), 2);
+    assert_eq!(sim.stats().get("Success"), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_key_id_is_refused() {
+    let sim = simulator(sim_options()).await;
+    let stranger = Credentials::new("someone-else", SECRET);
+    let reply = enroller(&api(&sim, V1), stranger, &quick_retry())
+        .enroll(&face_request("u"))
+        .await
+        .reply;
+    assert_eq!(reply.code(), Some("InvalidAccessKeyId.NotFound"));
+    assert_eq!(reply.http_status, Some(404));
+}
+
+#[tokio::test]
+async fn sts_tokens_are_sent_and_checked_in_both_modes() {
+    let mut options = sim_options();
+    options.credentials.security_token = Some(SecretString::from("sts-token/with+odd=chars"));
+    let sim = simulator(options.clone()).await;
+    for signature in [V1, V3] {
+        let good = enroller(
+            &api(&sim, signature),
+            options.credentials.clone(),
+            &quick_retry(),
+        );
+        let reply = good.enroll(&face_request("u")).await.reply;
+        assert_eq!(
+            reply.disposition,
+            Disposition::Success { passed: true },
+            "{signature:?}: {}",
+            reply.describe()
+        );
+        let missing = enroller(&api(&sim, signature), credentials(), &quick_retry());
+        let reply = missing.enroll(&face_request("u")).await.reply;
+        assert_eq!(
+            reply.code(),
+            Some("InvalidSecurityToken.Mismatch"),
+            "{signature:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn awkward_characters_are_signed_correctly_end_to_end() {
+    let awkward = "a b+c/d=e*f~g&h%i 用户é";
+    for signature in [V1, V3] {
+        let mut request = face_request(awkward);
+        request.face_group_code = "grp 1+/=*~&é".into();
+        let reply = call(signature, &request).await;
+        assert_eq!(
+            reply.disposition,
+            Disposition::Success { passed: true },
+            "{signature:?}: {}",
+            reply.describe()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_url_picture_is_sent_as_face_picture_url() {
+    let mut request = face_request("u");
+    request.picture = Picture::Url("https://cdn.example.com/faces/42.jpg?size=l&v=2".into());
+    for signature in [V1, V3] {
+        let reply = call(signature, &request).await;
+        assert_eq!(
+            reply.disposition,
+            Disposition::Success { passed: true },
+            "{signature:?}: {}",
+            reply.describe()
+        );
+    }
+}
+
+#[tokio::test]
+async fn business_errors_are_permanent_with_the_services_code() {
+    let mut long_id = face_request("u");
+    long_id.merchant_user_id = Some("x".repeat(33));
+    let reply = call(V1, &long_id).await;
+    assert_eq!(
+        (reply.http_status, reply.code()),
+        (Some(200), Some("InvalidParameter"))
+    );
+    assert_eq!(reply.disposition, Disposition::Permanent);
+    let mut corrupted = face_request("u");
+    corrupted.picture = Picture::Base64("aGVsbG8gZmFjZQ==".into());
+    let reply = call(V3, &corrupted).await;
+    assert_eq!(
+        reply.code(),
+        Some("InvalidParameter"),
+        "{}",
+        reply.describe()
+    );
+}
+
+#[tokio::test]
+async fn every_retryable_class_is_retried_then_succeeds() {
+    let sim = simulator(sim_options()).await;
+    sim.script([
+        Scripted::Throttle(None),
+        Scripted::InternalError,
+        Scripted::Unavailable,
+        Scripted::GatewayPage,
+    ]);
+    let enroller = enroller(&api(&sim, V1), credentials(), &quick_retry());
+    let enrollment = enroller.enroll(&face_request("u")).await;
+    assert_eq!(
+        enrollment.reply.disposition,
+        Disposition::Success { passed: true }
+    );
+    assert_eq!(enrollment.calls, 5);
+    for code in [
+        "Throttling.Api",
+        "InternalError",
+        "ServiceUnavailable",
+        "html",
+        "Success",
+    ] {
+        assert_eq!(sim.stats().get(code), 1, "{code}");
+    }
+}
+
+#[tokio::test]
+async fn throttling_lowers_the_limiter_rate() {
+    let sim = simulator(sim_options()).await;
+    sim.script([Scripted::Throttle(None), Scripted::Throttle(None)]);
+    let client = face_enroll::cloudauth::Client::new(&api(&sim, V1), credentials()).unwrap();
+    let limiter = std::sync::Arc::new(face_enroll::retry::RateLimiter::new(40.0));
+    let policy = face_enroll::retry::RetryPolicy::new(&quick_retry());
+    let enroller = face_enroll::cloudauth::Enroller::new(client, limiter.clone(), policy);
+    let enrollment = enroller.enroll(&face_request("u")).await;
+    assert_eq!(enrollment.calls, 3);
+    assert!(limiter.current_rate() < 40.0, "{}", limiter.current_rate());
+}
+
+#[tokio::test]
+async fn forbidden_pauses_without_retrying() {
+    let sim = simulator(sim_options()).await;
+    sim.script([Scripted::Forbidden]);
+    let enrollment = enroller(&api(&sim, V3), credentials(), &quick_retry())
+        .enroll(&face_request("u"))
+        .await;
+    assert_eq!(enrollment.reply.disposition, Disposition::Pause);
+    assert_eq!(enrollment.reply.code(), Some("Forbidden.RAM"));
+    assert_eq!(enrollment.calls, 1);
+}
+
+#[tokio::test]
+async fn a_retry_budget_that_runs_out_returns_the_last_error() {
+    let sim = simulator(sim_options()).await;
+    sim.script(std::iter::repeat_n(Scripted::InternalError, 1000));
+    let mut retry = quick_retry();
+    retry.max_elapsed = Duration::from_millis(400);
+    let enrollment = enroller(&api(&sim, V1), credentials(), &retry)
+        .enroll(&face_request("u"))
+        .await;
+    assert_eq!(enrollment.reply.code(), Some("InternalError"));
+    assert!(matches!(
+        enrollment.reply.disposition,
+        Disposition::Retry { .. }
+    ));
+    assert!(enrollment.calls > 2, "{}", enrollment.calls);
+    assert_eq!(
+        u64::from(enrollment.calls),
+        sim.stats().get("InternalError")
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let sim = simulator(sim_options()).await;
+    sim.script([Scripted::Throttle(Some(700))]);
+    let started = Instant::now();
+    let enrollment = enroller(&api(&sim, V1), credentials(), &quick_retry())
+        .enroll(&face_request("u"))
+        .await;
+    assert_eq!(
+        enrollment.reply.disposition,
+        Disposition::Success { passed: true }
+    );
+    assert_eq!(enrollment.calls, 2);
+    // The computed backoff is at most 10 ms here; only the service's wait explains this.
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_read_timeout_is_retried() {
+    let sim = simulator(sim_options()).await;
+    sim.script([Scripted::Stall(Duration::from_secs(3))]);
+    let mut settings = api(&sim, V1);
+    settings.read_timeout = Duration::from_millis(300);
+    let enrollment = enroller(&settings, credentials(), &quick_retry())
+        .enroll(&face_request("u"))
+        .await;
+    assert_eq!(
+        enrollment.reply.disposition,
+        Disposition::Success { passed: true }
+    );
+    assert_eq!(enrollment.calls, 2);
+}
+
+#[tokio::test]
+async fn resets_and_refusals_are_transport_errors_worth_retrying() {
+    // A server that reads the request and then resets the connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await;
+            // Linger zero makes the close a reset, which is the point; it does not block.
+            #[allow(deprecated)]
+            let _ = socket.set_linger(Some(Duration::ZERO));
+            drop(socket);
+        }
+    });
+    let mut settings = face_enroll::config::ApiSettings {
+        endpoint: Some(format!("http://{addr}/")),
+        ..Default::default()
+    };
+    let mut retry = quick_retry();
+    retry.max_elapsed = Duration::from_millis(200);
+    let reset = enroller(&settings, credentials(), &retry)
+        .enroll(&face_request("u"))
+        .await;
+    assert!(matches!(reset.reply.disposition, Disposition::Retry { .. }));
+    assert_eq!(reset.reply.http_status, None);
+    assert!(reset.calls > 1);
+    // Nothing listens here any more.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    settings.endpoint = Some(format!("http://{closed}/"));
+    let refused = enroller(&settings, credentials(), &retry)
+        .enroll(&face_request("u"))
+        .await;
+    assert!(
+        refused.reply.describe().starts_with("could not connect"),
+        "{}",
+        refused.reply.describe()
+    );
+    assert!(
+        !refused.reply.describe().contains("Signature="),
+        "the URL must not be shown"
+    );
+}

@@ -1,0 +1,118 @@
+//! Shared set-up: a simulator on a free loopback port, clients for it, and
+//! hand-signed requests for probing the simulator directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use face_enroll::cloudauth::sign;
+use face_enroll::cloudauth::{Client, Credentials, Enroller, FaceRecordRequest, Picture};
+use face_enroll::config::{ApiSettings, RetrySettings, SignatureVersion};
+use face_enroll::image::CheckedImage;
+use face_enroll::retry::{RateLimiter, RetryPolicy};
+use face_enroll::simulate::{Simulator, SimulatorOptions};
+
+#[path = "../support/jpeg.rs"]
+pub mod jpeg;
+
+pub const KEY_ID: &str = "test-key-id";
+pub const SECRET: &str = "test-secret-Zq8";
+
+pub fn credentials() -> Credentials {
+    Credentials::new(KEY_ID, SECRET)
+}
+
+pub fn sim_options() -> SimulatorOptions {
+    SimulatorOptions {
+        credentials: credentials(),
+        qps: 0.0,
+        fail_rate: 0.0,
+        latency: Duration::ZERO,
+    }
+}
+
+pub async fn simulator(options: SimulatorOptions) -> Simulator {
+    Simulator::bind("127.0.0.1:0".parse().unwrap(), options)
+        .await
+        .unwrap()
+}
+
+pub fn api(sim: &Simulator, signature: SignatureVersion) -> ApiSettings {
+    ApiSettings {
+        endpoint: Some(sim.url()),
+        signature,
+        read_timeout: Duration::from_secs(2),
+        ..ApiSettings::default()
+    }
+}
+
+/// Short retry settings so exhausted budgets end quickly.
+pub fn quick_retry() -> RetrySettings {
+    RetrySettings {
+        initial: Duration::from_millis(10),
+        max_interval: Duration::from_millis(50),
+        max_elapsed: Duration::from_secs(3),
+        ..RetrySettings::default()
+    }
+}
+
+pub fn enroller(api: &ApiSettings, credentials: Credentials, retry: &RetrySettings) -> Enroller {
+    let client = Client::new(api, credentials).unwrap();
+    Enroller::new(
+        client,
+        Arc::new(RateLimiter::new(0.0)),
+        RetryPolicy::new(retry),
+    )
+}
+
+pub fn face_request(merchant_user_id: &str) -> FaceRecordRequest {
+    let image = CheckedImage::new(&jpeg::face(48, 64), 10 << 20).unwrap();
+    FaceRecordRequest {
+        face_group_code: "grp_001".into(),
+        merchant_user_id: Some(merchant_user_id.into()),
+        picture: Picture::Base64(image.base64),
+        quality_check: true,
+    }
+}
+
+pub fn face_base64() -> String {
+    CheckedImage::new(&jpeg::face(48, 64), 10 << 20)
+        .unwrap()
+        .base64
+        .to_string()
+}
+
+/// Posts `body` params to the simulator with a V1 signature built by hand,
+/// with the given timestamp and nonce; returns the status and JSON answer.
+pub async fn post_v1(
+    sim: &Simulator,
+    body: &[(&str, &str)],
+    timestamp: &str,
+    nonce: &str,
+) -> (u16, serde_json::Value) {
+    let mut query = vec![
+        ("AccessKeyId", KEY_ID),
+        ("Action", "AddFaceRecord"),
+        ("Format", "json"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureNonce", nonce),
+        ("SignatureVersion", "1.0"),
+        ("Timestamp", timestamp),
+        ("Version", "2022-08-09"),
+    ];
+    let signature = sign::v1_signature(
+        SECRET,
+        &sign::v1_string_to_sign("POST", query.iter().chain(body).copied()),
+    );
+    query.push(("Signature", &signature));
+    let url = format!("{}?{}", sim.url(), sign::canonical_query(query));
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(sign::canonical_query(body.iter().copied()))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
