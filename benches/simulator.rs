@@ -25,33 +25,63 @@ async fn main() {
     let image = jpeg::face(480, 640);
     println!("# simulator throughput");
     println!("command: cargo bench --bench simulator");
-    println!("machine: {} cores; {CALLERS} concurrent callers; image {} bytes; {RUNS} runs of {RUN_TIME:?}", cores(), image.len());
-    let picture = Picture::Base64(CheckedImage::new(&image, 10 << 20).expect("sample is valid").base64);
+    println!(
+        "machine: {} cores; {CALLERS} concurrent callers; image {} bytes; {RUNS} runs of {RUN_TIME:?}",
+        cores(),
+        image.len()
+    );
+    let picture = Picture::Base64(
+        CheckedImage::new(&image, 10 << 20)
+            .expect("sample is valid")
+            .base64,
+    );
     let request = Arc::new(FaceRecordRequest {
         face_group_code: "bench".into(),
         merchant_user_id: Some("bench-user".into()),
         picture,
         quality_check: false,
     });
-    let options = SimulatorOptions { credentials: credentials.clone(), qps: 0.0, fail_rate: 0.0, latency: Duration::ZERO };
-    let sim = Simulator::bind("127.0.0.1:0".parse().expect("address"), options).await.expect("bind");
+    let options = SimulatorOptions {
+        credentials: credentials.clone(),
+        qps: 0.0,
+        fail_rate: 0.0,
+        latency: Duration::ZERO,
+    };
+    let sim = Simulator::bind("127.0.0.1:0".parse().expect("address"), options)
+        .await
+        .expect("bind");
     let bare = bare_endpoint().await;
     for (name, url, signature) in [
-        ("bare endpoint (baseline)", bare.clone(), SignatureVersion::V1),
+        (
+            "bare endpoint (baseline)",
+            bare.clone(),
+            SignatureVersion::V1,
+        ),
         ("simulator, v1", sim.url(), SignatureVersion::V1),
         ("simulator, v3", sim.url(), SignatureVersion::V3),
     ] {
-        let api = ApiSettings { endpoint: Some(url), signature, ..ApiSettings::default() };
+        let api = ApiSettings {
+            endpoint: Some(url),
+            signature,
+            ..ApiSettings::default()
+        };
         let client = Client::new(&api, credentials.clone()).expect("client");
         let mut rates: Vec<f64> = Vec::new();
         for _ in 0..RUNS {
             rates.push(run(&client, &request).await);
         }
         rates.sort_by(f64::total_cmp);
-        println!("{name:26} median {:8.0} calls/s  (runs: {:?})", rates[RUNS / 2], rates.iter().map(|r| r.round()).collect::<Vec<_>>());
+        println!(
+            "{name:26} median {:8.0} calls/s  (runs: {:?})",
+            rates[RUNS / 2],
+            rates.iter().map(|r| r.round()).collect::<Vec<_>>()
+        );
     }
     let success = sim.stats().get("Success");
-    println!("simulator answered Success to {success} calls, anything else to {}", sim.stats().snapshot().values().sum::<u64>() - success);
+    println!(
+        "simulator answered Success to {success} calls, anything else to {}",
+        sim.stats().snapshot().values().sum::<u64>() - success
+    );
 }
 
 async fn run(client: &Client, request: &Arc<FaceRecordRequest>) -> f64 {
@@ -85,7 +115,9 @@ async fn bare_endpoint() -> String {
             }),
         )
         .layer(axum::extract::DefaultBodyLimit::max(16 << 20));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}/", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     url

@@ -1,8 +1,13 @@
 //! The commands of the binary, one file each; the only place that uses
 //! `anyhow`, and the one that turns errors into exit codes.
 
+mod check;
+mod demo;
 mod enroll;
+mod publish;
+mod signal;
 mod simulate;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,10 +28,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Consume jobs, enroll faces and publish result events until SIGTERM (the main job).
+    Worker(worker::Args),
+    /// Run the whole loop locally: simulator, worker, sample jobs; no cloud account needed.
+    Demo(demo::Args),
     /// Serve an AddFaceRecord-compatible endpoint for development and load tests.
     Simulate(simulate::Args),
     /// Make one AddFaceRecord call, without a queue, and print the answer.
     Enroll(enroll::Args),
+    /// Enqueue jobs from a JSON-lines file or from flags, with publisher confirms.
+    Publish(publish::Args),
+    /// Validate the settings and reach the broker, the endpoint and the object store.
+    Check(check::Args),
 }
 
 /// Exit status for bad usage or settings.
@@ -39,7 +52,12 @@ pub fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return usage_error(&e),
     };
-    face_enroll::telemetry::logging::init(&settings.log);
+    let mut log = settings.log.clone();
+    if matches!(cli.command, Command::Demo(_)) && log.level == "info" {
+        // The demo prints its events on stdout; keep the default log to warnings.
+        log.level = "warn".into();
+    }
+    face_enroll::telemetry::logging::init(&log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -61,8 +79,12 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Worker(args) => worker::run(args, settings).await,
+        Command::Demo(args) => demo::run(args, settings).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Enroll(args) => enroll::run(args, settings).await,
+        Command::Publish(args) => publish::run(args, settings).await,
+        Command::Check(args) => check::run(args, settings).await,
     }
 }
 

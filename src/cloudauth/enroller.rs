@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use super::answer::{Disposition, Reply};
 use super::client::{Client, TimedReply};
 use super::request::FaceRecordRequest;
@@ -62,11 +64,29 @@ impl Enroller {
 
     /// Calls until a final answer, a pause, or the end of the retry budget.
     pub async fn enroll(&self, request: &FaceRecordRequest) -> Enrollment {
+        let never = CancellationToken::new();
+        let enrollment = self.enroll_until(request, &never).await;
+        enrollment.unwrap_or_else(|| unreachable!("the token is never cancelled"))
+    }
+
+    /// As [`enroll`](Self::enroll), but once `stop` is cancelled no new call
+    /// starts (a call under way finishes): `None` when it gave up that way.
+    pub async fn enroll_until(
+        &self,
+        request: &FaceRecordRequest,
+        stop: &CancellationToken,
+    ) -> Option<Enrollment> {
         let calls = AtomicU32::new(0);
         let result = self
             .policy
-            .run(|| async {
-                self.limiter.acquire().await;
+            .run_until(stop, || async {
+                tokio::select! {
+                    () = self.limiter.acquire() => {}
+                    () = stop.cancelled() => return Err(Failed::Stopped),
+                }
+                if stop.is_cancelled() {
+                    return Err(Failed::Stopped);
+                }
                 calls.fetch_add(1, Ordering::Relaxed);
                 let TimedReply { reply, elapsed } = self.client.add_face_record(request).await;
                 if let Some(observer) = &self.observer {
@@ -78,26 +98,38 @@ impl Enroller {
                         if reply.code().is_some_and(|c| c.starts_with("Throttling")) {
                             self.limiter.on_throttled();
                         }
-                        Err(Failed(reply))
+                        Err(Failed::Reply(reply))
                     }
                 }
             })
             .await;
-        Enrollment {
-            reply: result.unwrap_or_else(|Failed(reply)| reply),
+        let reply = match result {
+            Ok(reply) | Err(Failed::Reply(reply)) => reply,
+            Err(Failed::Stopped) => return None,
+        };
+        Some(Enrollment {
+            reply,
             calls: calls.into_inner(),
-        }
+        })
     }
 }
 
-/// A reply that was not a success, as the retry policy sees it.
-struct Failed(Reply);
+/// Why an attempt did not succeed, as the retry policy sees it.
+enum Failed {
+    /// The service's answer was not a success.
+    Reply(Reply),
+    /// Stopping: no new call may start.
+    Stopped,
+}
 
 impl RetryHint for Failed {
     fn retry_after(&self) -> Option<Option<Duration>> {
-        match self.0.disposition {
-            Disposition::Retry { after } => Some(after),
-            _ => None,
+        match self {
+            Self::Reply(reply) => match reply.disposition {
+                Disposition::Retry { after } => Some(after),
+                _ => None,
+            },
+            Self::Stopped => None,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use rand::Rng;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::RetrySettings;
 
@@ -48,11 +49,36 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.run_until(&CancellationToken::new(), attempt).await
+    }
+
+    /// As [`run`](Self::run), but a wait between attempts ends early when
+    /// `stop` is cancelled, so the next attempt can see it and give up.
+    pub async fn run_until<T, E, F, Fut>(
+        &self,
+        stop: &CancellationToken,
+        attempt: F,
+    ) -> Result<T, E>
+    where
+        E: RetryHint,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let started = Instant::now();
         let budget = self.max_elapsed;
+        let stop = stop.clone();
+        let sleep = move |delay: Duration| {
+            let stop = stop.clone();
+            async move {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = stop.cancelled() => {}
+                }
+            }
+        };
         attempt
             .retry(self.backoff)
-            .sleep(tokio::time::sleep)
+            .sleep(sleep)
             .when(|e: &E| e.retry_after().is_some())
             .adjust(move |e: &E, ceiling| {
                 let delay = match e.retry_after().flatten() {

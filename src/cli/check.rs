@@ -1,0 +1,109 @@
+//! `face-enroll check`: settings, credentials, broker, endpoint and object
+//! store, in that order; the first problem is named and ends the check.
+
+use std::process::ExitCode;
+
+use face_enroll::broker::Topology;
+use face_enroll::cloudauth::{Client, Credentials};
+use face_enroll::config::Settings;
+use face_enroll::image::KeyStore;
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use secrecy::ExposeSecret;
+
+/// Validate the settings and reach the broker, the API endpoint and the object
+/// store; exit 1 naming the first thing wrong.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(_args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
+    println!("ok   settings");
+    let steps = [
+        ("credentials", credentials().await),
+        ("broker", broker(&settings).await),
+        ("endpoint", endpoint(&settings).await),
+        ("object store", store(&settings).await),
+    ];
+    for (name, result) in steps {
+        match result {
+            Ok(note) => println!("ok   {name}{note}"),
+            Err(problem) => {
+                println!("FAIL {name}: {problem}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn credentials() -> Result<String, String> {
+    Credentials::from_env()
+        .map(|_| String::new())
+        .map_err(|e| e.to_string())
+}
+
+async fn broker(settings: &Settings) -> Result<String, String> {
+    let connection = Connection::connect(
+        settings.amqp.url.expose_secret(),
+        ConnectionProperties::default(),
+    )
+    .await
+    .map_err(|e| format!("cannot connect to amqp.url: {e}"))?;
+    let channel = connection
+        .create_channel()
+        .await
+        .map_err(|e| e.to_string())?;
+    let note = if settings.amqp.declare_topology {
+        let topology = Topology::new(&settings.amqp, &settings.retry);
+        topology
+            .declare(&channel)
+            .await
+            .map_err(|e| e.to_string())?;
+        " (topology declared)".to_owned()
+    } else {
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let queue = &settings.amqp.jobs_queue;
+        channel
+            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+            .await
+            .map_err(|e| format!("the jobs queue {queue} is not there: {e}"))?;
+        format!(" (queue {queue} exists)")
+    };
+    let _ = connection.close(200, "checked".into()).await;
+    Ok(note)
+}
+
+async fn endpoint(settings: &Settings) -> Result<String, String> {
+    let client = Client::new(&settings.api, Credentials::new("check", "check"))
+        .map_err(|e| e.to_string())?;
+    let url = client.endpoint().clone();
+    let http = reqwest::Client::builder()
+        .connect_timeout(settings.api.connect_timeout)
+        .timeout(settings.api.read_timeout)
+        .build()
+        .map_err(|e| e.to_string())?;
+    match http.post(url.clone()).send().await {
+        Ok(response) => Ok(format!(
+            " ({url} answers HTTP {})",
+            response.status().as_u16()
+        )),
+        Err(e) => Err(format!("{url} cannot be reached: {e}")),
+    }
+}
+
+async fn store(settings: &Settings) -> Result<String, String> {
+    let Some(url) = &settings.object_store.url else {
+        return Ok(" (none configured)".into());
+    };
+    let store = KeyStore::open(url, settings.image.max_bytes, settings.image.fetch_timeout)
+        .map_err(|e| e.to_string())?;
+    store
+        .probe()
+        .await
+        .map(|()| format!(" ({url})"))
+        .map_err(|e| format!("{url} cannot be listed: {e}"))
+}

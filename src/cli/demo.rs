@@ -1,0 +1,270 @@
+//! `face-enroll demo`: the whole loop on the local broker, no cloud account.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine;
+use face_enroll::cloudauth::Credentials;
+use face_enroll::config::Settings;
+use face_enroll::simulate::{Simulator, SimulatorOptions};
+use face_enroll::telemetry::{Health, Metrics};
+use face_enroll::worker::Worker;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ExchangeDeleteOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// The sample images, built into the binary so the demo runs anywhere.
+const SAMPLES: [(&str, &[u8]); 4] = [
+    ("face-1.jpg", include_bytes!("../../samples/face-1.jpg")),
+    ("face-2.jpg", include_bytes!("../../samples/face-2.jpg")),
+    ("face-3.jpg", include_bytes!("../../samples/face-3.jpg")),
+    (
+        "landscape.jpg",
+        include_bytes!("../../samples/landscape.jpg"),
+    ),
+];
+
+/// How long the demo waits for every event.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Run the simulator and a worker in this process against the local RabbitMQ
+/// (amqp.url), publish a handful of sample jobs, print each result event as it
+/// arrives and a summary. Uses its own uniquely named queues and exchanges and
+/// deletes them at the end. Exits 0 when every event arrived.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(_args: Args, mut settings: Settings) -> anyhow::Result<ExitCode> {
+    let run_id = format!("{:08x}", rand::random::<u32>());
+    let credentials = Credentials::new(format!("demo-{run_id}"), format!("demo-secret-{run_id}"));
+    let options = SimulatorOptions {
+        credentials: credentials.clone(),
+        qps: 50.0,
+        fail_rate: 0.0,
+        latency: Duration::ZERO,
+    };
+    let simulator = Simulator::bind(([127, 0, 0, 1], 0).into(), options)
+        .await
+        .context("cannot start the simulator")?;
+    let images = serve_samples().await?;
+    let store = std::env::temp_dir().join(format!("face-enroll-demo-{run_id}"));
+    std::fs::create_dir_all(&store)?;
+    std::fs::write(store.join("face-2.jpg"), SAMPLES[1].1)?;
+    let prefix = format!("face-enroll-demo-{run_id}");
+    settings.amqp.jobs_queue = format!("{prefix}.jobs");
+    settings.amqp.retry_queue = format!("{prefix}.jobs.retry");
+    settings.amqp.dead_letter_exchange = format!("{prefix}.dlx");
+    settings.amqp.dead_letter_queue = format!("{prefix}.jobs.dead");
+    settings.amqp.results_exchange = format!("{prefix}.results");
+    settings.amqp.results_unrouted = format!("{prefix}.results.unrouted");
+    settings.amqp.declare_topology = true;
+    settings.api.endpoint = Some(simulator.url());
+    settings.image.allow_private_networks = true;
+    settings.object_store.url = Some(format!("file://{}", store.display()));
+    println!(
+        "simulator on {}, sample images on {images}, queues named {prefix}.*",
+        simulator.url()
+    );
+
+    let health = Arc::new(Health::default());
+    let worker = Worker::new(&settings, credentials, Metrics::new()?, health.clone())?;
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { worker.run(shutdown).await }
+    });
+    let result = drive(&settings, &images, &health).await;
+    shutdown.cancel();
+    let _ = running.await;
+    let _ = std::fs::remove_dir_all(&store);
+    if let Err(e) = clean_up(&settings).await {
+        eprintln!("could not delete the demo's queues: {e}");
+    }
+    result
+}
+
+/// Publishes the jobs and prints the events until all arrived.
+async fn drive(settings: &Settings, images: &str, health: &Health) -> anyhow::Result<ExitCode> {
+    let connection = Connection::connect(
+        settings.amqp.url.expose_secret(),
+        ConnectionProperties::default(),
+    )
+    .await
+    .context("cannot reach RabbitMQ at amqp.url")?;
+    let channel = connection.create_channel().await?;
+    let ready = tokio::time::timeout(Duration::from_secs(20), async {
+        while !health.ready() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    ready.await.context("the worker did not become ready")?;
+    let events = channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            events.name().clone(),
+            settings.amqp.results_exchange.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut consumer = channel
+        .basic_consume(
+            events.name().clone(),
+            "demo".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let jobs = jobs(images);
+    for job in &jobs {
+        channel
+            .basic_publish(
+                "".into(),
+                settings.amqp.jobs_queue.as_str().into(),
+                BasicPublishOptions::default(),
+                job.to_string().as_bytes(),
+                BasicProperties::default().with_content_type("application/json".into()),
+            )
+            .await?;
+    }
+    println!("published {} jobs\n", jobs.len());
+    let mut statuses: Vec<String> = Vec::new();
+    let arrived = tokio::time::timeout(DEADLINE, async {
+        while statuses.len() < jobs.len() {
+            let Some(Ok(delivery)) = consumer.next().await else {
+                break;
+            };
+            let _ = delivery.ack(BasicAckOptions::default()).await;
+            let event: Value = serde_json::from_slice(&delivery.data).unwrap_or_default();
+            let data = &event["data"];
+            let error = data["error"]
+                .as_object()
+                .map(|e| {
+                    format!(
+                        " ({}: {})",
+                        e["kind"].as_str().unwrap_or(""),
+                        e["detail"].as_str().unwrap_or("")
+                    )
+                })
+                .unwrap_or_default();
+            println!(
+                "{:<28} {:<8} code={}{error}",
+                event["type"].as_str().unwrap_or("?"),
+                data["job_id"].as_str().unwrap_or("?"),
+                data["code"]
+            );
+            statuses.push(data["status"].as_str().unwrap_or("?").to_owned());
+        }
+    })
+    .await;
+    let dead = channel
+        .queue_declare(
+            settings.amqp.dead_letter_queue.as_str().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map(|q| q.message_count())
+        .unwrap_or(0);
+    let count = |s: &str| statuses.iter().filter(|x| *x == s).count();
+    println!(
+        "\nsummary: {} of {} events: {} succeeded, {} rejected, {} failed; {} message(s) in the dead-letter queue",
+        statuses.len(),
+        jobs.len(),
+        count("succeeded"),
+        count("rejected"),
+        count("failed"),
+        dead
+    );
+    let _ = connection.close(200, "demo done".into()).await;
+    Ok(if arrived.is_ok() && statuses.len() == jobs.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One job of each kind: URL, inline, store key, passed as URL, rejected,
+/// breaking the image rules, and not a valid job.
+fn jobs(images: &str) -> Vec<Value> {
+    let inline = base64::engine::general_purpose::STANDARD.encode(SAMPLES[0].1);
+    vec![
+        json!({"job_id": "demo-1", "face_group_code": "demo", "merchant_user_id": "alice", "image": {"url": format!("{images}/face-1.jpg")}, "metadata": {"from": "demo"}}),
+        json!({"job_id": "demo-2", "face_group_code": "demo", "merchant_user_id": "bob", "image": {"base64": inline}, "face_quality_check": true}),
+        json!({"job_id": "demo-3", "face_group_code": "demo", "merchant_user_id": "carol", "image": {"key": "face-2.jpg"}}),
+        json!({"job_id": "demo-4", "face_group_code": "demo", "image": {"url": "https://cdn.example.com/faces/42.jpg", "send_as_url": true}}),
+        json!({"job_id": "demo-5", "face_group_code": "demo", "merchant_user_id": "reject-dave", "image": {"url": format!("{images}/face-3.jpg")}}),
+        json!({"job_id": "demo-6", "face_group_code": "demo", "image": {"url": format!("{images}/landscape.jpg")}}),
+        json!({"job_id": "demo-7", "face_group_code": "demo", "image": {"url": "ftp://example.com/face.jpg"}}),
+    ]
+}
+
+/// Serves the sample images on a loopback port; returns the base URL.
+async fn serve_samples() -> anyhow::Result<String> {
+    let mut app = axum::Router::new();
+    for (name, bytes) in SAMPLES {
+        app = app.route(
+            &format!("/{name}"),
+            axum::routing::get(move || async move { ([("content-type", "image/jpeg")], bytes) }),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+/// Deletes the demo's queues and exchanges.
+async fn clean_up(settings: &Settings) -> anyhow::Result<()> {
+    let connection = Connection::connect(
+        settings.amqp.url.expose_secret(),
+        ConnectionProperties::default(),
+    )
+    .await?;
+    let channel: Channel = connection.create_channel().await?;
+    let a = &settings.amqp;
+    let mut queues = vec![
+        a.jobs_queue.clone(),
+        a.dead_letter_queue.clone(),
+        a.results_unrouted.clone(),
+    ];
+    queues.extend((1..=settings.retry.max_rounds).map(|n| format!("{}.{n}", a.retry_queue)));
+    for queue in queues {
+        channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await?;
+    }
+    for exchange in [
+        &a.results_exchange,
+        &a.results_unrouted,
+        &a.dead_letter_exchange,
+    ] {
+        channel
+            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+            .await?;
+    }
+    let _ = connection.close(200, "clean".into()).await;
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! `face-enroll worker`: the main job.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use face_enroll::cloudauth::Credentials;
+use face_enroll::config::Settings;
+use face_enroll::telemetry::http::{self, Probes};
+use face_enroll::telemetry::{Health, Metrics};
+use face_enroll::worker::Worker;
+
+/// Consume jobs, enroll faces, publish result events and serve metrics until
+/// SIGTERM or SIGINT; then stop consuming, finish the calls under way within
+/// worker.shutdown_grace, and leave every other delivery for redelivery.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(_args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
+    let credentials = Credentials::from_env()?;
+    let metrics = Metrics::new().context("cannot register the metrics")?;
+    let health = Arc::new(Health::default());
+    let worker = Worker::new(&settings, credentials, metrics.clone(), health.clone())?;
+    let probes = Probes {
+        metrics,
+        health,
+        limiter: worker.limiter().clone(),
+    };
+    let (addr, _server) = http::serve(settings.metrics.listen, probes)
+        .await
+        .with_context(|| format!("cannot listen on {} for metrics", settings.metrics.listen))?;
+    tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
+    let shutdown = super::signal::shutdown_token()?;
+    worker.run(shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,294 @@
+//! The job message: plain JSON or a CloudEvents envelope, parsed into a
+//! [`Job`] whose fields are valid by construction, or refused as a [`BadJob`].
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use crate::image::ImageSource;
+
+/// Largest `metadata` accepted, as compact JSON bytes.
+pub const MAX_METADATA_BYTES: usize = 8 * 1024;
+
+/// The idempotency key: 1 to 128 characters of `[A-Za-z0-9._:-]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobId(String);
+
+/// The face group: non-empty, at most 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaceGroupCode(String);
+
+/// The caller's id for the person: 1 to 32 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantUserId(String);
+
+macro_rules! text_newtype {
+    ($name:ident) => {
+        impl $name {
+            /// The validated text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+text_newtype!(JobId);
+text_newtype!(FaceGroupCode);
+text_newtype!(MerchantUserId);
+
+impl JobId {
+    /// Validates a job id.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
+        if (1..=128).contains(&text.len()) && text.chars().all(ok_char) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err("job_id must be 1 to 128 characters of A-Z a-z 0-9 . _ : -".into())
+        }
+    }
+}
+
+impl FaceGroupCode {
+    /// Validates a face group code.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if (1..=64).contains(&text.chars().count()) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err("face_group_code must be 1 to 64 characters".into())
+        }
+    }
+}
+
+impl MerchantUserId {
+    /// Validates a merchant user id.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if (1..=32).contains(&text.chars().count()) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err("merchant_user_id must be 1 to 32 characters".into())
+        }
+    }
+}
+
+/// A valid job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Echoed in every event; consumers deduplicate on it.
+    pub job_id: JobId,
+    /// Sent as `FaceGroupCode`.
+    pub face_group_code: FaceGroupCode,
+    /// Sent as `MerchantUserId` when present.
+    pub merchant_user_id: Option<MerchantUserId>,
+    /// Where the image is.
+    pub image: ImageSource,
+    /// Pass the URL to the service instead of downloading it.
+    pub send_as_url: bool,
+    /// Sent as `FaceQualityCheck` `Y` or `N`.
+    pub face_quality_check: bool,
+    /// Echoed unchanged in the result event.
+    pub metadata: Option<Value>,
+}
+
+/// A message that is not a valid job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadJob {
+    /// Why, as a sentence for the event and the dead-letter header.
+    pub reason: String,
+    /// The job id, when the message had a valid one: then a `failed` event is due.
+    pub job_id: Option<JobId>,
+    /// Fields echoed in the event when they were readable.
+    pub echo: Box<Echo>,
+}
+
+/// What a bad job's event can still echo.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Echo {
+    /// `face_group_code` when it was a string.
+    pub face_group_code: Option<String>,
+    /// `merchant_user_id` when it was a string.
+    pub merchant_user_id: Option<String>,
+    /// `metadata` when it was within the size limit.
+    pub metadata: Option<Value>,
+}
+
+impl Job {
+    /// Parses a delivery's body; `content_type` tells a CloudEvents envelope.
+    pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Self, BadJob> {
+        let bad = |reason: &str| BadJob {
+            reason: reason.into(),
+            job_id: None,
+            echo: Box::default(),
+        };
+        let text = std::str::from_utf8(body).map_err(|_| bad("the message is not UTF-8"))?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| bad(&format!("the message is not JSON: {e}")))?;
+        let Value::Object(object) = value else {
+            return Err(bad("the message is not a JSON object"));
+        };
+        let cloud_event = content_type
+            .is_some_and(|t| t.starts_with("application/cloudevents+json"))
+            || object.contains_key("specversion");
+        let object = if cloud_event {
+            unwrap_envelope(object).map_err(|r| bad(&r))?
+        } else {
+            object
+        };
+        from_object(&object)
+    }
+}
+
+/// The job inside a CloudEvents envelope: `data` (an object) or `data_base64`.
+fn unwrap_envelope(mut envelope: Map<String, Value>) -> Result<Map<String, Value>, String> {
+    match (envelope.remove("data"), envelope.remove("data_base64")) {
+        (Some(Value::Object(data)), None) => Ok(data),
+        (None, Some(Value::String(encoded))) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|_| "the CloudEvent's data_base64 does not decode".to_owned())?;
+            match serde_json::from_slice(&bytes) {
+                Ok(Value::Object(data)) => Ok(data),
+                _ => Err("the CloudEvent's data_base64 is not a JSON object".into()),
+            }
+        }
+        _ => Err(
+            "the CloudEvent carries no job: data must be a JSON object, or data_base64 its JSON"
+                .into(),
+        ),
+    }
+}
+
+fn from_object(object: &Map<String, Value>) -> Result<Job, BadJob> {
+    let echo = Box::new(Echo {
+        face_group_code: object
+            .get("face_group_code")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        merchant_user_id: object
+            .get("merchant_user_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        metadata: object
+            .get("metadata")
+            .filter(|m| metadata_size(m) <= MAX_METADATA_BYTES)
+            .cloned(),
+    });
+    let job_id = match object.get("job_id") {
+        Some(Value::String(text)) => JobId::parse(text),
+        Some(_) => Err("job_id must be a string".into()),
+        None => Err("job_id is missing".into()),
+    };
+    let fail = |reason: String, job_id: Option<JobId>| BadJob {
+        reason,
+        job_id,
+        echo: echo.clone(),
+    };
+    let job_id = job_id.map_err(|reason| fail(reason, None))?;
+    let rest = || -> Result<Job, String> {
+        let face_group_code = FaceGroupCode::parse(required_str(object, "face_group_code")?)?;
+        let merchant_user_id = optional_str(object, "merchant_user_id")?
+            .map(MerchantUserId::parse)
+            .transpose()?;
+        let face_quality_check = match object.get("face_quality_check") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err("face_quality_check must be true or false".into()),
+        };
+        let metadata = object.get("metadata").filter(|m| !m.is_null()).cloned();
+        if metadata
+            .as_ref()
+            .is_some_and(|m| metadata_size(m) > MAX_METADATA_BYTES)
+        {
+            return Err(format!(
+                "metadata is over {MAX_METADATA_BYTES} bytes as compact JSON"
+            ));
+        }
+        let (image, send_as_url) = image(object.get("image").ok_or("image is missing")?)?;
+        Ok(Job {
+            job_id: job_id.clone(),
+            face_group_code,
+            merchant_user_id,
+            image,
+            send_as_url,
+            face_quality_check,
+            metadata,
+        })
+    };
+    rest().map_err(|reason| fail(reason, Some(job_id.clone())))
+}
+
+fn required_str<'a>(object: &'a Map<String, Value>, key: &str) -> Result<&'a str, String> {
+    match object.get(key) {
+        Some(Value::String(text)) => Ok(text),
+        None | Some(Value::Null) => Err(format!("{key} is missing")),
+        Some(_) => Err(format!("{key} must be a string")),
+    }
+}
+
+fn optional_str<'a>(object: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(format!("{key} must be a string")),
+    }
+}
+
+/// The image source: exactly one of `url`, `key`, `base64`.
+fn image(value: &Value) -> Result<(ImageSource, bool), String> {
+    let Value::Object(image) = value else {
+        return Err("image must be an object".into());
+    };
+    let send_as_url = match image.get("send_as_url") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("image.send_as_url must be true or false".into()),
+    };
+    let given: Vec<&str> = ["url", "key", "base64"]
+        .into_iter()
+        .filter(|k| image.contains_key(*k))
+        .collect();
+    let [kind] = given.as_slice() else {
+        return Err(format!(
+            "image must have exactly one of url, key, base64 (found {})",
+            given.len()
+        ));
+    };
+    let Some(Value::String(text)) = image.get(*kind) else {
+        return Err(format!("image.{kind} must be a string"));
+    };
+    if send_as_url && *kind != "url" {
+        return Err("image.send_as_url goes only with image.url".into());
+    }
+    let source = match *kind {
+        "url" => {
+            let url = url::Url::parse(text).map_err(|e| format!("image.url is not a URL: {e}"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(format!(
+                    "image.url must be http or https, not {}",
+                    url.scheme()
+                ));
+            }
+            ImageSource::Url(url)
+        }
+        "key" => {
+            if text.is_empty() || text.starts_with('/') || text.split('/').any(|s| s == "..") {
+                return Err("image.key must be a relative object key without .. segments".into());
+            }
+            ImageSource::Key(text.to_owned())
+        }
+        _ => ImageSource::Inline(text.to_owned()),
+    };
+    Ok((source, send_as_url))
+}
+
+fn metadata_size(value: &Value) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
+}
+
+#[cfg(test)]
+#[path = "job_tests.rs"]
+mod tests;

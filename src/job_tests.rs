@@ -1,0 +1,198 @@
+use base64::Engine;
+use serde_json::json;
+
+use super::*;
+
+fn parse(value: serde_json::Value) -> Result<Job, BadJob> {
+    Job::parse(value.to_string().as_bytes(), Some("application/json"))
+}
+
+fn valid() -> serde_json::Value {
+    json!({
+        "job_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        "face_group_code": "sgl8x7uc",
+        "merchant_user_id": "130A2C10B9EE4D8488E35384FF03hst",
+        "image": {"url": "https://cdn.example.com/faces/42.jpg"},
+        "face_quality_check": true,
+        "metadata": {"tenant": "acme", "anything": ["opaque", 1]},
+        "unknown_field": "ignored"
+    })
+}
+
+#[test]
+fn a_plain_job_parses_with_every_field() {
+    let job = parse(valid()).unwrap();
+    assert_eq!(job.job_id.as_str(), "7c9e6679-7425-40de-944b-e07fc1f90ae7");
+    assert_eq!(job.face_group_code.as_str(), "sgl8x7uc");
+    assert_eq!(
+        job.merchant_user_id.unwrap().as_str(),
+        "130A2C10B9EE4D8488E35384FF03hst"
+    );
+    assert_eq!(
+        job.image,
+        ImageSource::Url("https://cdn.example.com/faces/42.jpg".parse().unwrap())
+    );
+    assert!(job.face_quality_check && !job.send_as_url);
+    assert_eq!(
+        job.metadata,
+        Some(json!({"tenant": "acme", "anything": ["opaque", 1]}))
+    );
+}
+
+#[test]
+fn optional_fields_default() {
+    let job =
+        parse(json!({"job_id": "a", "face_group_code": "g", "image": {"key": "faces/1.jpg"}}))
+            .unwrap();
+    assert_eq!(
+        (job.merchant_user_id, job.face_quality_check, job.metadata),
+        (None, false, None)
+    );
+    assert_eq!(job.image, ImageSource::Key("faces/1.jpg".into()));
+}
+
+#[test]
+fn cloud_events_carry_the_job_in_data_or_data_base64() {
+    let envelope =
+        json!({"specversion": "1.0", "id": "e", "source": "s", "type": "t", "data": valid()});
+    let job = Job::parse(
+        envelope.to_string().as_bytes(),
+        Some("application/cloudevents+json"),
+    )
+    .unwrap();
+    assert_eq!(job.face_group_code.as_str(), "sgl8x7uc");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(valid().to_string());
+    let envelope = json!({"specversion": "1.0", "id": "e", "source": "s", "type": "t", "data_base64": encoded});
+    let job = Job::parse(envelope.to_string().as_bytes(), None).unwrap();
+    assert_eq!(job.job_id.as_str(), "7c9e6679-7425-40de-944b-e07fc1f90ae7");
+    let text =
+        json!({"specversion": "1.0", "id": "e", "source": "s", "type": "t", "data": "a string"});
+    let bad = Job::parse(
+        text.to_string().as_bytes(),
+        Some("application/cloudevents+json"),
+    )
+    .unwrap_err();
+    assert!(
+        bad.reason.contains("data must be a JSON object"),
+        "{}",
+        bad.reason
+    );
+}
+
+#[test]
+fn messages_that_are_not_json_objects_have_no_job_id() {
+    for (body, reason) in [
+        (&b"\xff\xfe"[..], "not UTF-8"),
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+    ] {
+        let bad = Job::parse(body, None).unwrap_err();
+        assert!(bad.reason.contains(reason), "{}", bad.reason);
+        assert_eq!(bad.job_id, None);
+    }
+}
+
+#[test]
+fn field_errors_keep_the_job_id_and_say_what_is_wrong() {
+    let cases = [
+        (
+            json!({"face_group_code": 5}),
+            "face_group_code must be a string",
+        ),
+        (
+            json!({"face_group_code": null}),
+            "face_group_code is missing",
+        ),
+        (json!({"face_group_code": "x".repeat(65)}), "1 to 64"),
+        (json!({"merchant_user_id": "m".repeat(33)}), "1 to 32"),
+        (json!({"merchant_user_id": ""}), "1 to 32"),
+        (json!({"face_quality_check": "yes"}), "true or false"),
+        (
+            json!({"image": "https://x/y.jpg"}),
+            "image must be an object",
+        ),
+        (
+            json!({"image": {}}),
+            "exactly one of url, key, base64 (found 0)",
+        ),
+        (
+            json!({"image": {"url": "https://x/y.jpg", "base64": "AAAA"}}),
+            "(found 2)",
+        ),
+        (
+            json!({"image": {"url": "ftp://x/y.jpg"}}),
+            "http or https, not ftp",
+        ),
+        (
+            json!({"image": {"url": "file:///etc/passwd"}}),
+            "http or https, not file",
+        ),
+        (json!({"image": {"url": "not a url"}}), "not a URL"),
+        (
+            json!({"image": {"key": "../secret.jpg"}}),
+            "without .. segments",
+        ),
+        (json!({"image": {"key": "/abs.jpg"}}), "relative object key"),
+        (json!({"image": {"key": 7}}), "image.key must be a string"),
+        (
+            json!({"image": {"base64": "AAAA", "send_as_url": true}}),
+            "goes only with image.url",
+        ),
+        (
+            json!({"metadata": {"big": "x".repeat(9000)}}),
+            "metadata is over 8192 bytes",
+        ),
+    ];
+    for (patch, reason) in cases {
+        let mut job = valid();
+        for (k, v) in patch.as_object().unwrap() {
+            job[k] = v.clone();
+        }
+        let bad = parse(job).unwrap_err();
+        assert!(
+            bad.reason.contains(reason),
+            "{} should contain {reason}",
+            bad.reason
+        );
+        assert_eq!(
+            bad.job_id.as_ref().map(JobId::as_str),
+            Some("7c9e6679-7425-40de-944b-e07fc1f90ae7")
+        );
+    }
+}
+
+#[test]
+fn a_bad_job_id_leaves_no_job_id() {
+    for id in [
+        json!(""),
+        json!("has space"),
+        json!(12),
+        json!("x".repeat(129)),
+    ] {
+        let mut job = valid();
+        job["job_id"] = id;
+        assert_eq!(parse(job).unwrap_err().job_id, None);
+    }
+    let mut missing = valid();
+    missing.as_object_mut().unwrap().remove("job_id");
+    assert_eq!(parse(missing).unwrap_err().reason, "job_id is missing");
+}
+
+#[test]
+fn a_bad_job_echoes_what_it_can() {
+    let mut job = valid();
+    job["image"] = json!({});
+    let bad = parse(job).unwrap_err();
+    assert_eq!(bad.echo.face_group_code.as_deref(), Some("sgl8x7uc"));
+    assert_eq!(
+        bad.echo.metadata,
+        Some(json!({"tenant": "acme", "anything": ["opaque", 1]}))
+    );
+}
+
+#[test]
+fn merchant_user_ids_count_characters_not_bytes() {
+    let mut job = valid();
+    job["merchant_user_id"] = json!("用".repeat(32));
+    assert!(parse(job).is_ok());
+}

@@ -1,0 +1,207 @@
+//! Every metric of the contract, with bounded label values.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::cloudauth::{CallObserver, Reply};
+
+/// Service codes counted under their own name; any other is `other`.
+const KNOWN_CODES: &[&str] = &[
+    "Success",
+    "InvalidParameter",
+    "MissingParameter",
+    "Throttling",
+    "Throttling.Api",
+    "Throttling.User",
+    "InternalError",
+    "ServiceUnavailable",
+    "Forbidden",
+    "Forbidden.RAM",
+    "Forbidden.AccountNotEnabled",
+    "SignatureDoesNotMatch",
+    "SignatureNonceUsed",
+    "IncompleteSignature",
+    "InvalidTimeStamp.Expired",
+    "InvalidTimeStamp.Format",
+    "InvalidAccessKeyId.NotFound",
+    "InvalidSecurityToken.Mismatch",
+    "InvalidAction.NotFound",
+    "InvalidVersion",
+];
+
+/// The process's metrics, registered in their own registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Jobs ended, by `status`: succeeded, rejected, failed, retried, dead_lettered.
+    pub jobs: IntCounterVec,
+    /// Time from delivery to the job's last publish, by `status`.
+    pub job_duration: HistogramVec,
+    /// Jobs being processed now.
+    pub jobs_in_flight: IntGauge,
+    /// AddFaceRecord calls by the service's `code` (or `transport_error`, `http_error`, `other`).
+    pub api_requests: IntCounterVec,
+    /// Time of one AddFaceRecord call.
+    pub api_request_duration: Histogram,
+    /// Calls retried, by `reason`: throttled, server_error, transport.
+    pub api_retries: IntCounterVec,
+    /// The rate limiter's current rate (0 = not limited).
+    pub rate_limit_qps: Gauge,
+    /// Time to get an image, by `source`: url, store, inline.
+    pub image_fetch_duration: HistogramVec,
+    /// Size of the images fetched.
+    pub image_bytes: Histogram,
+    /// 1 while connected to the broker.
+    pub amqp_connected: IntGauge,
+    /// Reconnections after a lost connection.
+    pub amqp_reconnects: IntCounter,
+    /// 1 while the circuit is open (calls paused after `Forbidden.*`).
+    pub circuit_open: IntGauge,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let seconds = |name: &str, help: &str, buckets: Vec<f64>| {
+            HistogramOpts::new(name, help).buckets(buckets)
+        };
+        let metrics = Self {
+            jobs: IntCounterVec::new(
+                Opts::new("face_enroll_jobs_total", "Jobs ended, by status."),
+                &["status"],
+            )?,
+            job_duration: HistogramVec::new(
+                seconds(
+                    "face_enroll_job_duration_seconds",
+                    "Time from receiving a delivery to publishing its outcome.",
+                    vec![
+                        0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+                    ],
+                ),
+                &["status"],
+            )?,
+            jobs_in_flight: IntGauge::new(
+                "face_enroll_jobs_in_flight",
+                "Jobs being processed now.",
+            )?,
+            api_requests: IntCounterVec::new(
+                Opts::new(
+                    "face_enroll_api_requests_total",
+                    "AddFaceRecord calls, by the service's code.",
+                ),
+                &["code"],
+            )?,
+            api_request_duration: Histogram::with_opts(seconds(
+                "face_enroll_api_request_duration_seconds",
+                "Time of one AddFaceRecord call.",
+                vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+            ))?,
+            api_retries: IntCounterVec::new(
+                Opts::new(
+                    "face_enroll_api_retries_total",
+                    "AddFaceRecord calls retried, by reason.",
+                ),
+                &["reason"],
+            )?,
+            rate_limit_qps: Gauge::new(
+                "face_enroll_rate_limit_qps",
+                "The rate limiter's current calls per second.",
+            )?,
+            image_fetch_duration: HistogramVec::new(
+                seconds(
+                    "face_enroll_image_fetch_duration_seconds",
+                    "Time to get an image, by source.",
+                    vec![
+                        0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ],
+                ),
+                &["source"],
+            )?,
+            image_bytes: Histogram::with_opts(
+                HistogramOpts::new("face_enroll_image_bytes", "Size of the images fetched.")
+                    .buckets(vec![1e3, 1e4, 5e4, 1e5, 2.5e5, 5e5, 1e6, 2.5e6, 5e6, 1e7]),
+            )?,
+            amqp_connected: IntGauge::new(
+                "face_enroll_amqp_connected",
+                "1 while connected to the broker.",
+            )?,
+            amqp_reconnects: IntCounter::new(
+                "face_enroll_amqp_reconnects_total",
+                "Reconnections to the broker.",
+            )?,
+            circuit_open: IntGauge::new(
+                "face_enroll_circuit_open",
+                "1 while calls are paused after Forbidden.",
+            )?,
+            registry,
+        };
+        let build_info = IntGaugeVec::new(
+            Opts::new("face_enroll_build_info", "The running version."),
+            &["version"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        let r = &metrics.registry;
+        r.register(Box::new(build_info))?;
+        r.register(Box::new(metrics.jobs.clone()))?;
+        r.register(Box::new(metrics.job_duration.clone()))?;
+        r.register(Box::new(metrics.jobs_in_flight.clone()))?;
+        r.register(Box::new(metrics.api_requests.clone()))?;
+        r.register(Box::new(metrics.api_request_duration.clone()))?;
+        r.register(Box::new(metrics.api_retries.clone()))?;
+        r.register(Box::new(metrics.rate_limit_qps.clone()))?;
+        r.register(Box::new(metrics.image_fetch_duration.clone()))?;
+        r.register(Box::new(metrics.image_bytes.clone()))?;
+        r.register(Box::new(metrics.amqp_connected.clone()))?;
+        r.register(Box::new(metrics.amqp_reconnects.clone()))?;
+        r.register(Box::new(metrics.circuit_open.clone()))?;
+        Ok(metrics)
+    }
+
+    /// Counts a job's end and its duration.
+    pub fn job_ended(&self, status: &str, elapsed: Duration) {
+        self.jobs.with_label_values(&[status]).inc();
+        self.job_duration
+            .with_label_values(&[status])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text format of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into a Vec fails only on a malformed metric, which registration rules out.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl CallObserver for Metrics {
+    fn call_ended(&self, reply: &Reply, elapsed: Duration) {
+        self.api_requests
+            .with_label_values(&[code_label(reply)])
+            .inc();
+        self.api_request_duration.observe(elapsed.as_secs_f64());
+        if let Some(reason) = reply.retry_reason() {
+            self.api_retries.with_label_values(&[reason.as_str()]).inc();
+        }
+    }
+}
+
+/// A bounded label for the reply's code.
+pub fn code_label(reply: &Reply) -> &'static str {
+    match (reply.http_status, reply.code()) {
+        (None, _) => "transport_error",
+        (Some(_), None) => "http_error",
+        (Some(_), Some(code)) => KNOWN_CODES
+            .iter()
+            .find(|k| **k == code)
+            .copied()
+            .unwrap_or("other"),
+    }
+}
