@@ -1,7 +1,11 @@
 //! Integration tests: the client against the simulator over real HTTP, and
 //! the binary's commands.
 
+mod bad_input;
 mod cli;
 mod client;
 mod helpers;
+mod images;
 mod simulator;
+mod stack;
+mod worker;
