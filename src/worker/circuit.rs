@@ -83,9 +83,10 @@ impl Circuit {
         let mut state = self.lock();
         let next = match (*state, result) {
             (State::Closed, CallResult::Forbidden) => open(FIRST_PAUSE),
-            (State::Open { .. }, _) | (State::Closed, _) => return,
             (State::Probing { pause }, CallResult::Forbidden) => open((pause * 2).min(MAX_PAUSE)),
-            (State::Probing { .. }, CallResult::Answered) => State::Closed,
+            // Any answer but a refusal shows the account works again.
+            (State::Open { .. } | State::Probing { .. }, CallResult::Answered) => State::Closed,
+            (State::Open { .. }, _) | (State::Closed, _) => return,
             // The probe made no call: let another job probe at once.
             (State::Probing { pause }, CallResult::NoCall) => State::Open {
                 until: Instant::now(),
@@ -137,6 +138,16 @@ mod tests {
         let start = Instant::now();
         circuit.admit().await;
         assert_eq!(start.elapsed(), FIRST_PAUSE);
+        circuit.record(CallResult::Answered);
+        assert!(!circuit.is_open());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_from_a_job_already_under_way_closes_it() {
+        let circuit = Circuit::default();
+        circuit.record(CallResult::Forbidden);
+        circuit.record(CallResult::NoCall);
+        assert!(circuit.is_open());
         circuit.record(CallResult::Answered);
         assert!(!circuit.is_open());
     }

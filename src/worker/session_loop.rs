@@ -43,30 +43,29 @@ impl Worker {
         let result = loop {
             self.tick();
             while jobs.try_join_next().is_some() {}
-            let admitted = async {
-                self.pipeline.circuit.admit().await;
-                permits.clone().acquire_owned().await
-            };
             let permit = tokio::select! {
-                permit = self.beating(admitted) => permit,
+                permit = self.beating(permits.clone().acquire_owned()) => permit,
                 () = shutdown.cancelled() => break Ok(()),
-                () = lost.cancelled() => break Err(lapin::Error::from(std::io::Error::other("a broker channel failed"))),
+                () = lost.cancelled() => break Err(channel_failed("a broker channel failed")),
             };
             let Ok(permit) = permit else { break Ok(()) };
             let next = tokio::select! {
                 next = self.beating(consumer.next()) => next,
                 () = shutdown.cancelled() => break Ok(()),
-                () = lost.cancelled() => break Err(lapin::Error::from(std::io::Error::other("a broker channel failed"))),
+                () = lost.cancelled() => break Err(channel_failed("a broker channel failed")),
             };
             let delivery = match next {
                 Some(Ok(delivery)) => delivery,
                 Some(Err(e)) => break Err(e),
-                None => {
-                    break Err(lapin::Error::from(std::io::Error::other(
-                        "the consumer was cancelled by the broker",
-                    )));
-                }
+                None => break Err(channel_failed("the broker cancelled the consumer")),
             };
+            // Checked with the delivery in hand, so a job that arrives while the
+            // circuit is open waits, and becomes the probe.
+            tokio::select! {
+                () = self.beating(self.pipeline.circuit.admit()) => {}
+                () = shutdown.cancelled() => break Ok(()),
+                () = lost.cancelled() => break Err(channel_failed("a broker channel failed")),
+            }
             let worker = self.job_context(&session, &stop_calls, &lost);
             jobs.spawn(async move {
                 let _permit = permit;
@@ -178,6 +177,10 @@ impl Worker {
             metrics: self.metrics.clone(),
         }
     }
+}
+
+fn channel_failed(why: &str) -> lapin::Error {
+    lapin::Error::from(std::io::Error::other(why.to_owned()))
 }
 
 /// What one spawned job needs.

@@ -37,25 +37,58 @@ fn jpeg_response(bytes: &'static [u8]) -> Response {
 pub async fn serve() -> String {
     fixtures(); // drawn before the first request, not during it
     let app = Router::new()
-        .route("/face.jpg", get(|| async { jpeg_response(&fixtures().face) }))
-        .route("/rotated.jpg", get(|| async { jpeg_response(&fixtures().rotated) }))
-        .route("/landscape.jpg", get(|| async { jpeg_response(&fixtures().landscape) }))
-        .route("/too-tall.jpg", get(|| async { jpeg_response(&fixtures().too_tall) }))
-        .route("/truncated.jpg", get(|| async { jpeg_response(&fixtures().face[..fixtures().face.len() / 2]) }))
-        .route("/image.png", get(|| async { ([(header::CONTENT_TYPE, "image/png")], jpeg::png()).into_response() }))
+        .route(
+            "/face.jpg",
+            get(|| async { jpeg_response(&fixtures().face) }),
+        )
+        .route(
+            "/rotated.jpg",
+            get(|| async { jpeg_response(&fixtures().rotated) }),
+        )
+        .route(
+            "/landscape.jpg",
+            get(|| async { jpeg_response(&fixtures().landscape) }),
+        )
+        .route(
+            "/too-tall.jpg",
+            get(|| async { jpeg_response(&fixtures().too_tall) }),
+        )
+        .route(
+            "/truncated.jpg",
+            get(|| async { jpeg_response(&fixtures().face[..fixtures().face.len() / 2]) }),
+        )
+        .route(
+            "/image.png",
+            get(|| async { ([(header::CONTENT_TYPE, "image/png")], jpeg::png()).into_response() }),
+        )
         .route("/missing.jpg", get(|| async { StatusCode::NOT_FOUND }))
-        .route("/broken.jpg", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
-        .route("/stall.jpg", get(|| async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            StatusCode::OK
-        }))
-        .route("/loop.jpg", get(|| async { Redirect::temporary("/loop.jpg") }))
-        .route("/moved.jpg", get(|| async { Redirect::permanent("/face.jpg") }))
-        .route("/huge.jpg", get(|| async {
-            // 12 MB, streamed without a content length.
-            let chunks = (0..12).map(|_| Ok::<_, std::io::Error>(vec![0xFFu8; 1 << 20]));
-            Body::from_stream(futures_util::stream::iter(chunks))
-        }));
+        .route(
+            "/broken.jpg",
+            get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+        )
+        .route(
+            "/stall.jpg",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                StatusCode::OK
+            }),
+        )
+        .route(
+            "/loop.jpg",
+            get(|| async { Redirect::temporary("/loop.jpg") }),
+        )
+        .route(
+            "/moved.jpg",
+            get(|| async { Redirect::permanent("/face.jpg") }),
+        )
+        .route(
+            "/huge.jpg",
+            get(|| async {
+                // 12 MB, streamed without a content length.
+                let chunks = (0..12).map(|_| Ok::<_, std::io::Error>(vec![0xFFu8; 1 << 20]));
+                Body::from_stream(futures_util::stream::iter(chunks))
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });

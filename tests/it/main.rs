@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod helpers;
 mod images;
+mod retries;
 mod simulator;
 mod stack;
 mod worker;

@@ -60,6 +60,8 @@ pub struct Stack {
     pub channel: Channel,
     pub health: Arc<Health>,
     pub metrics: Metrics,
+    /// The running worker's rate limiter.
+    pub limiter: Option<Arc<face_enroll::retry::RateLimiter>>,
     connection: Connection,
     events: Consumer,
     worker: Option<(CancellationToken, JoinHandle<Result<(), WorkerError>>)>,
@@ -72,16 +74,28 @@ impl Stack {
     }
 
     /// Starts everything; `tweak` adjusts the settings before the worker starts.
-    pub async fn start_with(name: &str, sim: SimulatorOptions, tweak: impl FnOnce(&mut Settings)) -> Self {
+    pub async fn start_with(
+        name: &str,
+        sim: SimulatorOptions,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
         let sim = crate::helpers::simulator(sim).await;
         let images = images::serve().await;
         let mut settings = test_settings(&unique(name));
         settings.api.endpoint = Some(sim.url());
         tweak(&mut settings);
-        let connection = Connection::connect(AMQP_URL, ConnectionProperties::default()).await.unwrap();
+        let connection = Connection::connect(AMQP_URL, ConnectionProperties::default())
+            .await
+            .unwrap();
         let channel = connection.create_channel().await.unwrap();
-        channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-        Topology::new(&settings.amqp, &settings.retry).declare(&channel).await.unwrap();
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        Topology::new(&settings.amqp, &settings.retry)
+            .declare(&channel)
+            .await
+            .unwrap();
         let events = tap(&channel, &settings.amqp.results_exchange).await;
         let mut stack = Self {
             settings,
@@ -90,6 +104,7 @@ impl Stack {
             channel,
             health: Arc::new(Health::default()),
             metrics: Metrics::new().unwrap(),
+            limiter: None,
             connection,
             events,
             worker: None,
@@ -100,7 +115,14 @@ impl Stack {
 
     /// Starts the in-process worker and waits until it is ready.
     pub async fn start_worker(&mut self) {
-        let worker = Worker::new(&self.settings, credentials(), self.metrics.clone(), self.health.clone()).unwrap();
+        let worker = Worker::new(
+            &self.settings,
+            credentials(),
+            self.metrics.clone(),
+            self.health.clone(),
+        )
+        .unwrap();
+        self.limiter = Some(worker.limiter().clone());
         let token = CancellationToken::new();
         let handle = tokio::spawn({
             let token = token.clone();
@@ -119,14 +141,24 @@ impl Stack {
 
     /// Publishes a job (JSON) to the jobs queue with confirms.
     pub async fn publish(&self, job: &Value) {
-        self.publish_raw(job.to_string().as_bytes(), BasicProperties::default().with_content_type("application/json".into())).await;
+        self.publish_raw(
+            job.to_string().as_bytes(),
+            BasicProperties::default().with_content_type("application/json".into()),
+        )
+        .await;
     }
 
     /// Publishes raw bytes with the given properties, with confirms.
     pub async fn publish_raw(&self, body: &[u8], properties: BasicProperties) {
         let confirm = self
             .channel
-            .basic_publish("".into(), self.settings.amqp.jobs_queue.as_str().into(), BasicPublishOptions::default(), body, properties)
+            .basic_publish(
+                "".into(),
+                self.settings.amqp.jobs_queue.as_str().into(),
+                BasicPublishOptions::default(),
+                body,
+                properties,
+            )
             .await
             .unwrap()
             .await
@@ -157,15 +189,27 @@ impl Stack {
 
     /// Messages waiting in `queue`.
     pub async fn queue_len(&self, queue: &str) -> u32 {
-        let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-        self.channel.queue_declare(queue.into(), passive, FieldTable::default()).await.unwrap().message_count()
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        self.channel
+            .queue_declare(queue.into(), passive, FieldTable::default())
+            .await
+            .unwrap()
+            .message_count()
     }
 
     /// Takes every message from the dead-letter queue: body and `x-face-enroll-error`.
     pub async fn dead_letters(&self) -> Vec<(Vec<u8>, String)> {
         let mut out = Vec::new();
         let queue = self.settings.amqp.dead_letter_queue.as_str();
-        while let Some(message) = self.channel.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.unwrap() {
+        while let Some(message) = self
+            .channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+        {
             let reason = message
                 .delivery
                 .properties
@@ -195,15 +239,33 @@ impl Stack {
 /// A server-named queue bound to every event on `exchange`.
 pub async fn tap(channel: &Channel, exchange: &str) -> Consumer {
     let queue = channel
-        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, ..Default::default() }, FieldTable::default())
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .unwrap();
     channel
-        .queue_bind(queue.name().clone(), exchange.into(), "#".into(), QueueBindOptions::default(), FieldTable::default())
+        .queue_bind(
+            queue.name().clone(),
+            exchange.into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .unwrap();
     channel
-        .basic_consume(queue.name().clone(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            queue.name().clone(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .unwrap()
 }
@@ -211,13 +273,25 @@ pub async fn tap(channel: &Channel, exchange: &str) -> Consumer {
 /// Deletes the queues and exchanges named by `settings`.
 pub async fn delete_names(channel: &Channel, settings: &Settings) {
     let a = &settings.amqp;
-    let mut queues = vec![a.jobs_queue.clone(), a.dead_letter_queue.clone(), a.results_unrouted.clone()];
+    let mut queues = vec![
+        a.jobs_queue.clone(),
+        a.dead_letter_queue.clone(),
+        a.results_unrouted.clone(),
+    ];
     queues.extend((1..=settings.retry.max_rounds.max(5)).map(|n| format!("{}.{n}", a.retry_queue)));
     for queue in queues {
-        let _ = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+        let _ = channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await;
     }
-    for exchange in [&a.results_exchange, &a.results_unrouted, &a.dead_letter_exchange] {
-        let _ = channel.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
+    for exchange in [
+        &a.results_exchange,
+        &a.results_unrouted,
+        &a.dead_letter_exchange,
+    ] {
+        let _ = channel
+            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
     }
 }
 
@@ -225,7 +299,10 @@ pub async fn delete_names(channel: &Channel, settings: &Settings) {
 pub async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + limit;
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "condition not met within {limit:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
