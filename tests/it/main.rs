@@ -4,8 +4,10 @@
 mod bad_input;
 mod cli;
 mod client;
+mod commands;
 mod helpers;
 mod images;
+mod resilience;
 mod retries;
 mod simulator;
 mod stack;

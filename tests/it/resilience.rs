@@ -1,0 +1,368 @@
+//! Losing nothing: 2000 jobs through connection closes and a SIGKILL, and a
+//! SIGTERM that drains. Each test has its own vhost; the worker runs as the
+//! real binary where a signal is involved.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use face_enroll::broker::Topology;
+use face_enroll::config::Settings;
+use face_enroll::simulate::{Simulator, SimulatorOptions};
+use lapin::options::*;
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use serde_json::{Value, json};
+
+use crate::helpers::{KEY_ID, SECRET, jpeg, sim_options, simulator};
+use crate::stack::{test_settings, unique};
+
+const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
+
+/// A vhost of its own, deleted on drop.
+pub struct Vhost(pub String);
+
+impl Vhost {
+    pub fn new(name: &str) -> Self {
+        let vhost = unique(name);
+        rabbitmqctl(&["add_vhost", &vhost]);
+        rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]);
+        Self(vhost)
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
+    }
+
+    pub fn close_all_connections(&self) {
+        rabbitmqctl(&[
+            "close_all_connections",
+            "--vhost",
+            &self.0,
+            "resilience test",
+        ]);
+    }
+}
+
+impl Drop for Vhost {
+    fn drop(&mut self) {
+        let _ = Command::new("rabbitmqctl")
+            .args(["delete_vhost", &self.0])
+            .output();
+    }
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let out = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl runs (as root)");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Settings on `vhost` with a durable queue collecting every event.
+async fn prepare(vhost: &Vhost, sim: &Simulator) -> (Settings, Channel) {
+    let mut settings = test_settings("resilience");
+    settings.amqp.url = vhost.url().into();
+    settings.api.endpoint = Some(sim.url());
+    settings.worker.concurrency = 32;
+    let channel = connect(vhost).await;
+    Topology::new(&settings.amqp, &settings.retry)
+        .declare(&channel)
+        .await
+        .unwrap();
+    channel
+        .queue_declare(
+            "events".into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            "events".into(),
+            settings.amqp.results_exchange.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    (settings, channel)
+}
+
+async fn connect(vhost: &Vhost) -> Channel {
+    let connection = Connection::connect(&vhost.url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    channel
+}
+
+/// Publishes `n` inline-image jobs with confirms; returns their ids.
+async fn publish_jobs(channel: &Channel, queue: &str, n: usize) -> Vec<String> {
+    let image = base64::engine::general_purpose::STANDARD.encode(jpeg::face(48, 64));
+    let mut confirms = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("job-{i:05}");
+        let body =
+            json!({"job_id": id, "face_group_code": "grp", "image": {"base64": image}}).to_string();
+        let properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2);
+        confirms.push(
+            channel
+                .basic_publish(
+                    "".into(),
+                    queue.into(),
+                    BasicPublishOptions::default(),
+                    body.as_bytes(),
+                    properties,
+                )
+                .await
+                .unwrap(),
+        );
+        ids.push(id);
+    }
+    for confirm in confirms {
+        assert!(confirm.await.unwrap().is_ack());
+    }
+    ids
+}
+
+/// Reads events from the `events` queue until every id has one; returns the
+/// count of events per id. Reconnects when the broker closes the connection.
+async fn collect(vhost: &Vhost, ids: &[String], limit: Duration) -> HashMap<String, usize> {
+    let deadline = Instant::now() + limit;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    while seen.len() < ids.len() {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {} jobs had an event",
+            seen.len(),
+            ids.len()
+        );
+        let channel = connect(vhost).await;
+        loop {
+            match channel
+                .basic_get("events".into(), BasicGetOptions { no_ack: true })
+                .await
+            {
+                Ok(Some(message)) => {
+                    let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+                    assert_eq!(event["data"]["status"], "succeeded", "{event}");
+                    *seen
+                        .entry(event["data"]["job_id"].as_str().unwrap().to_owned())
+                        .or_default() += 1;
+                }
+                Ok(None) if seen.len() < ids.len() => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Ok(None) => break,
+                Err(_) => break,
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+        }
+    }
+    for id in ids {
+        assert!(seen.contains_key(id), "{id} has no event");
+    }
+    seen
+}
+
+fn duplicates(seen: &HashMap<String, usize>) -> usize {
+    seen.values().map(|n| n - 1).sum()
+}
+
+/// The worker binary with `settings` passed as environment variables.
+fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Child {
+    use secrecy::ExposeSecret;
+    let a = &settings.amqp;
+    let mut command = Command::new(BIN);
+    command
+        .arg("worker")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env("FACE_ENROLL_AMQP__URL", a.url.expose_secret())
+        .env("FACE_ENROLL_AMQP__JOBS_QUEUE", &a.jobs_queue)
+        .env("FACE_ENROLL_AMQP__RETRY_QUEUE", &a.retry_queue)
+        .env(
+            "FACE_ENROLL_AMQP__DEAD_LETTER_EXCHANGE",
+            &a.dead_letter_exchange,
+        )
+        .env("FACE_ENROLL_AMQP__DEAD_LETTER_QUEUE", &a.dead_letter_queue)
+        .env("FACE_ENROLL_AMQP__RESULTS_EXCHANGE", &a.results_exchange)
+        .env("FACE_ENROLL_AMQP__RESULTS_UNROUTED", &a.results_unrouted)
+        .env(
+            "FACE_ENROLL_API__ENDPOINT",
+            settings.api.endpoint.clone().unwrap_or_default(),
+        )
+        .env("FACE_ENROLL_API__QPS_LIMIT", "0")
+        .env("FACE_ENROLL_API__TENANT_QPS", "0")
+        .env(
+            "FACE_ENROLL_WORKER__CONCURRENCY",
+            settings.worker.concurrency.to_string(),
+        )
+        .env("FACE_ENROLL_METRICS__LISTEN", "127.0.0.1:0")
+        .env("FACE_ENROLL_LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    command.spawn().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_every_connection_mid_run_loses_no_job() {
+    let vhost = Vhost::new("close-all");
+    let sim = simulator(SimulatorOptions {
+        qps: 0.0,
+        ..sim_options()
+    })
+    .await;
+    let (settings, channel) = prepare(&vhost, &sim).await;
+    let ids = publish_jobs(&channel, &settings.amqp.jobs_queue, 2000).await;
+    let started = Instant::now();
+    let health = std::sync::Arc::new(face_enroll::telemetry::Health::default());
+    let metrics = face_enroll::telemetry::Metrics::new().unwrap();
+    let worker = face_enroll::worker::Worker::new(
+        &settings,
+        crate::helpers::credentials(),
+        metrics.clone(),
+        health.clone(),
+    )
+    .unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn({
+        let token = token.clone();
+        async move { worker.run(token).await }
+    });
+    crate::stack::wait_for(Duration::from_secs(30), || {
+        metrics.jobs.with_label_values(&["succeeded"]).get() >= 300
+    })
+    .await;
+    vhost.close_all_connections();
+    let seen = collect(&vhost, &ids, Duration::from_secs(180)).await;
+    let elapsed = started.elapsed();
+    crate::stack::wait_for(Duration::from_secs(20), || health.ready()).await;
+    assert!(
+        metrics.amqp_reconnects.get() >= 1,
+        "the worker reconnected by itself"
+    );
+    eprintln!(
+        "close_all_connections: 2000 jobs, every one with an event, in {:.1} s ({:.0} jobs/s); {} duplicate event(s)",
+        elapsed.as_secs_f64(),
+        2000.0 / elapsed.as_secs_f64(),
+        duplicates(&seen)
+    );
+    token.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_run_and_restarted_loses_no_job() {
+    let vhost = Vhost::new("sigkill");
+    let sim = simulator(SimulatorOptions {
+        qps: 0.0,
+        ..sim_options()
+    })
+    .await;
+    let (settings, channel) = prepare(&vhost, &sim).await;
+    let ids = publish_jobs(&channel, &settings.amqp.jobs_queue, 2000).await;
+    let started = Instant::now();
+    let mut first = spawn_worker(&settings, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sim.stats().get("Success") < 500 {
+        assert!(Instant::now() < deadline, "the worker made no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut second = spawn_worker(&settings, &[]);
+    let seen = collect(&vhost, &ids, Duration::from_secs(180)).await;
+    let elapsed = started.elapsed();
+    second.kill().unwrap();
+    second.wait().unwrap();
+    eprintln!(
+        "SIGKILL and restart: 2000 jobs, every one with an event, in {:.1} s ({:.0} jobs/s); {} duplicate event(s), {} calls",
+        elapsed.as_secs_f64(),
+        2000.0 / elapsed.as_secs_f64(),
+        duplicates(&seen),
+        sim.stats().get("Success")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
+    let vhost = Vhost::new("sigterm");
+    let sim = simulator(SimulatorOptions {
+        latency: Duration::from_millis(1500),
+        ..sim_options()
+    })
+    .await;
+    let (mut settings, channel) = prepare(&vhost, &sim).await;
+    settings.worker.concurrency = 4;
+    publish_jobs(&channel, &settings.amqp.jobs_queue, 20).await;
+    let mut worker = spawn_worker(&settings, &[("FACE_ENROLL_AMQP__PREFETCH", "8".into())]);
+    // Wait until the first calls are under way (the simulator holds each 1.5 s).
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(sim.stats().get("Success"), 0, "no call has finished yet");
+    let killed = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || worker.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "a clean exit");
+    let finished = sim.stats().get("Success");
+    assert_eq!(finished, 4, "exactly the calls under way were finished");
+    let mut event_count = 0;
+    while let Some(message) = channel
+        .basic_get("events".into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
+        let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+        assert_eq!(event["data"]["status"], "succeeded");
+        event_count += 1;
+    }
+    assert_eq!(event_count, 4, "their events were published before exit");
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let left = channel
+        .queue_declare(
+            settings.amqp.jobs_queue.as_str().into(),
+            passive,
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        left.message_count(),
+        16,
+        "every other job is back in the queue"
+    );
+}
