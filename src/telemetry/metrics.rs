@@ -140,6 +140,23 @@ impl Metrics {
             )?,
             registry,
         };
+        // Every bounded label value starts at zero, so dashboards see the series at once.
+        for status in [
+            "succeeded",
+            "rejected",
+            "failed",
+            "retried",
+            "dead_lettered",
+        ] {
+            metrics.jobs.with_label_values(&[status]);
+            metrics.job_duration.with_label_values(&[status]);
+        }
+        for reason in ["throttled", "server_error", "transport"] {
+            metrics.api_retries.with_label_values(&[reason]);
+        }
+        for source in ["url", "store", "inline"] {
+            metrics.image_fetch_duration.with_label_values(&[source]);
+        }
         let build_info = IntGaugeVec::new(
             Opts::new("face_enroll_build_info", "The running version."),
             &["version"],
@@ -203,5 +220,44 @@ pub fn code_label(reply: &Reply) -> &'static str {
             .find(|k| **k == code)
             .copied()
             .unwrap_or("other"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_labels_are_bounded() {
+        let reply = |status, code: &str| {
+            Reply::from_http(
+                status,
+                None,
+                serde_json::json!({"Code": code}).to_string().as_bytes(),
+            )
+        };
+        assert_eq!(code_label(&reply(200, "Success")), "Success");
+        assert_eq!(code_label(&reply(400, "Throttling.Api")), "Throttling.Api");
+        assert_eq!(code_label(&reply(400, "Some.New.Code-4711")), "other");
+        assert_eq!(
+            code_label(&Reply::from_http(502, None, b"<html>")),
+            "http_error"
+        );
+        assert_eq!(
+            code_label(&Reply::from_transport("reset".into())),
+            "transport_error"
+        );
+    }
+
+    #[test]
+    fn every_bounded_series_exists_from_the_start() {
+        let text = Metrics::new().unwrap().render();
+        for series in [
+            "face_enroll_jobs_total{status=\"dead_lettered\"} 0",
+            "face_enroll_api_retries_total{reason=\"transport\"} 0",
+            "face_enroll_image_fetch_duration_seconds_count{source=\"inline\"} 0",
+        ] {
+            assert!(text.contains(series), "{series}");
+        }
     }
 }

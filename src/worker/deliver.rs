@@ -100,7 +100,20 @@ impl Courier {
             mandatory: true,
         };
         publish_until_confirmed(publisher, message, properties).await?;
-        tracing::info!(job_id = %event.data.job_id, status = event.data.status.as_str(), attempts = event.data.attempts, "result event published");
+        let data = &event.data;
+        match &data.error {
+            None => {
+                tracing::info!(job_id = %data.job_id, status = data.status.as_str(), attempts = data.attempts, "result event published")
+            }
+            Some(error) => tracing::warn!(
+                job_id = %data.job_id,
+                status = data.status.as_str(),
+                attempts = data.attempts,
+                error.kind = ?error.kind,
+                error.detail = %error.detail,
+                "result event published",
+            ),
+        }
         Ok(())
     }
 

@@ -105,6 +105,7 @@ impl Pipeline {
             face_group_code = %job.face_group_code,
             round = incoming.round,
             request_id = tracing::field::Empty,
+            attempts = tracing::field::Empty,
         );
         self.run(job, incoming, stop).instrument(span).await
     }
@@ -130,7 +131,9 @@ impl Pipeline {
                     CallResult::Answered
                 });
                 let request_id = reply.answer.as_ref().and_then(|a| a.request_id.as_deref());
-                tracing::Span::current().record("request_id", request_id);
+                let span = tracing::Span::current();
+                span.record("request_id", request_id);
+                span.record("attempts", incoming.attempts + enrollment.calls);
                 tracing::info!(
                     code = reply.code(),
                     calls = enrollment.calls,

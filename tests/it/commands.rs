@@ -28,7 +28,7 @@ fn command(args: &[&str]) -> Command {
     command
 }
 
-fn names(command: &mut Command, settings: &face_enroll::config::Settings) {
+pub fn names(command: &mut Command, settings: &face_enroll::config::Settings) {
     let a = &settings.amqp;
     command
         .env("FACE_ENROLL_AMQP__JOBS_QUEUE", &a.jobs_queue)

@@ -77,6 +77,7 @@ pub async fn serve() -> String {
             "/loop.jpg",
             get(|| async { Redirect::temporary("/loop.jpg") }),
         )
+        .route("/flaky-once.jpg", get(flaky_once()))
         .route(
             "/moved.jpg",
             get(|| async { Redirect::permanent("/face.jpg") }),
@@ -93,4 +94,23 @@ pub async fn serve() -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
+}
+
+/// A handler that answers 503 the first time, then the face.
+fn flaky_once() -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    move || {
+        let failed = failed.clone();
+        Box::pin(async move {
+            if failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                jpeg_response(&fixtures().face)
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
+        })
+    }
 }

@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod helpers;
 mod images;
+mod observability;
 mod resilience;
 mod retries;
 mod simulator;

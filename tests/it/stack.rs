@@ -132,6 +132,18 @@ impl Stack {
         wait_for(Duration::from_secs(20), || self.health.ready()).await;
     }
 
+    /// Serves `/metrics`, `/healthz`, `/readyz` on a free port; returns the base URL.
+    pub async fn serve_probes(&self) -> String {
+        use face_enroll::telemetry::http::{Probes, serve};
+        let probes = Probes {
+            metrics: self.metrics.clone(),
+            health: self.health.clone(),
+            limiter: self.limiter.clone().unwrap(),
+        };
+        let (addr, _task) = serve("127.0.0.1:0".parse().unwrap(), probes).await.unwrap();
+        format!("http://{addr}")
+    }
+
     /// Stops the worker (as SIGTERM would) and waits for it.
     pub async fn stop_worker(&mut self) -> Result<(), WorkerError> {
         let (token, handle) = self.worker.take().expect("a running worker");
@@ -224,6 +236,18 @@ impl Stack {
             out.push((message.delivery.data, reason));
         }
         out
+    }
+
+    /// Opens the test's own connection again after the broker closed it.
+    pub async fn reconnect(&mut self) {
+        use secrecy::ExposeSecret;
+        self.connection = Connection::connect(
+            self.settings.amqp.url.expose_secret(),
+            ConnectionProperties::default(),
+        )
+        .await
+        .unwrap();
+        self.channel = self.connection.create_channel().await.unwrap();
     }
 
     /// Stops the worker and deletes every name the test used.

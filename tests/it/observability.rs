@@ -1,0 +1,255 @@
+//! What SRE dashboards and Kubernetes see: exact counters after known
+//! outcomes, readiness that follows the broker, and logs without secrets.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::stack::{Stack, wait_for};
+
+/// Parses the text format into `name{labels}` → value.
+fn scrape(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' '))
+        .map(|(k, v)| (k.to_owned(), v.parse().unwrap()))
+        .collect()
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_and_histograms_match_known_outcomes() {
+    let mut stack = Stack::start("metrics", |s| {
+        s.retry.max_rounds = 1;
+        s.retry.max_elapsed = Duration::from_millis(1);
+    })
+    .await;
+    let probes = stack.serve_probes().await;
+    let img = stack.images.clone();
+    let job = |id: &str, path: &str, user: &str| json!({"job_id": id, "face_group_code": "g", "merchant_user_id": user, "image": {"url": format!("{img}/{path}")}});
+    let jobs = [
+        job("ok-1", "face.jpg", "u"),
+        job("ok-2", "face.jpg", "u"),
+        job("ok-3", "face.jpg", "u"),
+        job("no-1", "face.jpg", "reject-1"),
+        job("no-2", "face.jpg", "reject-2"),
+        job("bad-img-1", "landscape.jpg", "u"),
+        job("bad-img-2", "landscape.jpg", "u"),
+        job("flaky", "flaky-once.jpg", "u"),
+    ];
+    for job in &jobs {
+        stack.publish(job).await;
+    }
+    stack.publish_raw(b"not json", Default::default()).await;
+    stack.events(jobs.len()).await;
+    // Jobs are counted right after their ack, which follows the event.
+    let counted = |s: &str| stack.metrics.jobs.with_label_values(&[s]).get();
+    let statuses = [
+        "succeeded",
+        "rejected",
+        "failed",
+        "retried",
+        "dead_lettered",
+    ];
+    wait_for(Duration::from_secs(5), || {
+        statuses.iter().map(|s| counted(s)).sum::<u64>() == 10
+    })
+    .await;
+    let (status, text) = get(&format!("{probes}/metrics")).await;
+    assert_eq!(status, 200);
+    let m = scrape(&text);
+    let expected = [
+        ("face_enroll_jobs_total{status=\"succeeded\"}", 4.0),
+        ("face_enroll_jobs_total{status=\"rejected\"}", 2.0),
+        ("face_enroll_jobs_total{status=\"failed\"}", 2.0),
+        ("face_enroll_jobs_total{status=\"retried\"}", 1.0),
+        ("face_enroll_jobs_total{status=\"dead_lettered\"}", 1.0),
+        (
+            "face_enroll_job_duration_seconds_count{status=\"succeeded\"}",
+            4.0,
+        ),
+        (
+            "face_enroll_job_duration_seconds_count{status=\"rejected\"}",
+            2.0,
+        ),
+        (
+            "face_enroll_job_duration_seconds_count{status=\"failed\"}",
+            2.0,
+        ),
+        (
+            "face_enroll_job_duration_seconds_count{status=\"retried\"}",
+            1.0,
+        ),
+        (
+            "face_enroll_job_duration_seconds_count{status=\"dead_lettered\"}",
+            1.0,
+        ),
+        ("face_enroll_api_requests_total{code=\"Success\"}", 6.0),
+        ("face_enroll_api_request_duration_seconds_count", 6.0),
+        (
+            "face_enroll_image_fetch_duration_seconds_count{source=\"url\"}",
+            9.0,
+        ),
+        ("face_enroll_image_bytes_count", 8.0),
+        ("face_enroll_jobs_in_flight", 0.0),
+        ("face_enroll_amqp_connected", 1.0),
+        ("face_enroll_amqp_reconnects_total", 0.0),
+        ("face_enroll_circuit_open", 0.0),
+        ("face_enroll_rate_limit_qps", 0.0),
+        (
+            &format!(
+                "face_enroll_build_info{{version=\"{}\"}}",
+                env!("CARGO_PKG_VERSION")
+            ),
+            1.0,
+        ),
+    ];
+    for (name, value) in expected {
+        assert_eq!(m.get(name).copied(), Some(value), "{name}");
+    }
+    for (name, kind) in [
+        ("face_enroll_jobs_total", "counter"),
+        ("face_enroll_job_duration_seconds", "histogram"),
+        ("face_enroll_jobs_in_flight", "gauge"),
+        ("face_enroll_api_requests_total", "counter"),
+        ("face_enroll_api_request_duration_seconds", "histogram"),
+        ("face_enroll_api_retries_total", "counter"),
+        ("face_enroll_rate_limit_qps", "gauge"),
+        ("face_enroll_image_fetch_duration_seconds", "histogram"),
+        ("face_enroll_image_bytes", "histogram"),
+        ("face_enroll_amqp_connected", "gauge"),
+        ("face_enroll_amqp_reconnects_total", "counter"),
+        ("face_enroll_circuit_open", "gauge"),
+        ("face_enroll_build_info", "gauge"),
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}\n")),
+            "{name} is a {kind}"
+        );
+    }
+    assert!(m.contains_key("face_enroll_api_request_duration_seconds_bucket{le=\"0.01\"}"));
+    assert!(m.contains_key("face_enroll_api_request_duration_seconds_bucket{le=\"30\"}"));
+    assert!(m.contains_key("face_enroll_image_bytes_bucket{le=\"1000\"}"));
+    assert!(m.contains_key("face_enroll_image_bytes_bucket{le=\"10000000\"}"));
+    assert!(
+        m.contains_key("face_enroll_job_duration_seconds_bucket{status=\"succeeded\",le=\"600\"}")
+    );
+    stack.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_broker_connection_and_liveness_stays_up() {
+    let vhost = crate::resilience::Vhost::new("readyz");
+    let mut stack = Stack::start("readyz", |s| s.amqp.url = vhost.url().into()).await;
+    let probes = stack.serve_probes().await;
+    assert_eq!(get(&format!("{probes}/readyz")).await.0, 200);
+    assert_eq!(get(&format!("{probes}/healthz")).await.0, 200);
+    vhost.close_all_connections();
+    let health = stack.health.clone();
+    wait_for(Duration::from_secs(5), || !health.ready()).await;
+    assert_eq!(get(&format!("{probes}/readyz")).await.0, 503);
+    assert_eq!(get(&format!("{probes}/healthz")).await.0, 200);
+    wait_for(Duration::from_secs(20), || health.ready()).await;
+    assert_eq!(get(&format!("{probes}/readyz")).await.0, 200);
+    let (_, text) = get(&format!("{probes}/metrics")).await;
+    assert!(scrape(&text)["face_enroll_amqp_reconnects_total"] >= 1.0);
+    // The test's own connection was closed too: reopen it to clean up.
+    stack.reconnect().await;
+    stack.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
+    use base64::Engine;
+    use futures_util::StreamExt;
+    use std::process::{Command, Stdio};
+
+    const SECRET: &str = "Sup3r-S3cret-XYZZY-4711";
+    const TOKEN: &str = "STS-Tok3n-PLUGH-0815";
+    let mut options = crate::helpers::sim_options();
+    options.credentials = face_enroll::cloudauth::Credentials::new(crate::helpers::KEY_ID, SECRET);
+    options.credentials.security_token = Some(TOKEN.into());
+    let sim = crate::helpers::simulator(options).await;
+    let settings = crate::stack::test_settings(&crate::stack::unique("logs"));
+    let connection = lapin::Connection::connect(crate::stack::AMQP_URL, Default::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    face_enroll::broker::Topology::new(&settings.amqp, &settings.retry)
+        .declare(&channel)
+        .await
+        .unwrap();
+    let mut events = crate::stack::tap(&channel, &settings.amqp.results_exchange).await;
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_face-enroll"));
+    worker.arg("worker").env_clear();
+    crate::commands::names(&mut worker, &settings);
+    let mut worker = worker
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", crate::helpers::KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN)
+        .env("FACE_ENROLL_API__ENDPOINT", sim.url())
+        .env("FACE_ENROLL_METRICS__LISTEN", "127.0.0.1:0")
+        .env("FACE_ENROLL_LOG__LEVEL", "debug")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let image =
+        base64::engine::general_purpose::STANDARD.encode(crate::images::fixtures().face.as_slice());
+    for n in 0..5 {
+        let body = json!({"job_id": format!("log-job-{n}"), "face_group_code": "g", "image": {"base64": image}}).to_string();
+        channel
+            .basic_publish(
+                "".into(),
+                settings.amqp.jobs_queue.as_str().into(),
+                Default::default(),
+                body.as_bytes(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+    }
+    for _ in 0..5 {
+        let delivery = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
+        assert_eq!(event["data"]["status"], "succeeded", "{event}");
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &worker.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        let _ = worker.wait();
+        worker.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert!(logs.contains("log-job-3"), "the job span names the job");
+    assert!(
+        logs.contains("\"request_id\""),
+        "the service's request id is logged"
+    );
+    assert!(!logs.contains(SECRET), "the secret leaked into the logs");
+    assert!(!logs.contains(TOKEN), "the STS token leaked into the logs");
+    let middle = &image[image.len() / 2..image.len() / 2 + 32];
+    assert!(!logs.contains(middle), "image data leaked into the logs");
+    assert!(
+        !logs.contains("Signature="),
+        "a signature leaked into the logs"
+    );
+    crate::stack::delete_names(&channel, &settings).await;
+}
