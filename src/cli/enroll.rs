@@ -9,7 +9,7 @@ use face_enroll::cloudauth::{
     Client, Credentials, Disposition, Enroller, FaceRecordRequest, Picture,
 };
 use face_enroll::config::Settings;
-use face_enroll::image::{CheckedImage, Fetcher, ImageSource};
+use face_enroll::image::{CheckedImage, Fetcher, ImageSource, MemoryBudget};
 use face_enroll::retry::{RateLimiter, RetryPolicy};
 use serde_json::json;
 
@@ -96,11 +96,13 @@ async fn picture(
                     anyhow::bail!("one of --image-url, --image-file, --image-key is needed")
                 }
             };
-            let fetcher = Fetcher::new(&settings.image, &settings.object_store)?;
-            policy
+            let budget = MemoryBudget::new(settings.worker.max_inflight_bytes);
+            let fetcher = Fetcher::new(&settings.image, &settings.object_store, budget)?;
+            let (bytes, _reservation) = policy
                 .run(|| fetcher.fetch(&source))
                 .await
-                .context("cannot get the image")?
+                .context("cannot get the image")?;
+            bytes
         }
     };
     let image = CheckedImage::new(&bytes, max_bytes)

@@ -139,8 +139,11 @@ impl Client {
         if let Some(token) = self.credentials.token() {
             query.push(("SecurityToken", token));
         }
-        let string_to_sign = sign::v1_string_to_sign("POST", query.iter().chain(params).copied());
-        let signature = sign::v1_signature(self.credentials.secret(), &string_to_sign);
+        let signature = sign::v1_sign(
+            self.credentials.secret(),
+            "POST",
+            query.iter().chain(params).copied(),
+        );
         query.push(("Signature", &signature));
         let mut url = self.base.clone();
         url.set_query(Some(&sign::canonical_query(query)));

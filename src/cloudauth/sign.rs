@@ -59,6 +59,40 @@ pub fn v1_signature(secret: &str, string_to_sign: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// The V1 signature of `params`, the same as
+/// `v1_signature(secret, &v1_string_to_sign(method, params))` but fed to the
+/// HMAC piece by piece: a 10 MB picture is never copied twice more.
+pub fn v1_sign<'a>(
+    secret: &str,
+    method: &str,
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut pairs: Vec<(&str, &str)> = params.into_iter().collect();
+    pairs.sort_unstable();
+    let mut mac = <Hmac<Sha1>>::new_from_slice(format!("{secret}&").as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(method.as_bytes());
+    mac.update(b"&%2F&");
+    for (n, (key, value)) in pairs.into_iter().enumerate() {
+        if n > 0 {
+            mac.update(b"%26");
+        }
+        update_encoded_twice(&mut mac, key);
+        mac.update(b"%3D");
+        update_encoded_twice(&mut mac, value);
+    }
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Feeds `percentEncode(percentEncode(text))` to the HMAC without allocating it.
+fn update_encoded_twice(mac: &mut Hmac<Sha1>, text: &str) {
+    for once in utf8_percent_encode(text, UNRESERVED) {
+        for twice in utf8_percent_encode(once, UNRESERVED) {
+            mac.update(twice.as_bytes());
+        }
+    }
+}
+
 /// Lower-case hex SHA-256 of `bytes`, as `x-acs-content-sha256` carries.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -67,6 +67,12 @@ fn v1_b_add_face_record_signs_query_and_body_together() {
         v1_signature("testsecret", &sts),
         "KqJSUAswEJr7qAhwzufpcD8qUDE="
     );
+    let streamed = v1_sign(
+        "testsecret",
+        "POST",
+        V1_B_QUERY.into_iter().chain(V1_B_BODY),
+    );
+    assert_eq!(streamed, "KqJSUAswEJr7qAhwzufpcD8qUDE=");
 }
 
 #[test]
@@ -227,6 +233,16 @@ proptest! {
         let len = headers.len();
         headers.rotate_left((seed as usize) % len);
         prop_assert_eq!(before, signed(&headers));
+    }
+
+    #[test]
+    fn streamed_v1_signing_equals_the_string_to_sign_route(
+        params in proptest::collection::btree_map("[A-Za-z]{1,8}", "\\PC{0,24}", 0..8)
+            .prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+    ) {
+        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let expected = v1_signature("s3cr3t", &v1_string_to_sign("POST", pairs.iter().copied()));
+        prop_assert_eq!(v1_sign("s3cr3t", "POST", pairs), expected);
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct WorkerSettings {
     /// Time allowed to finish in-flight jobs after SIGTERM.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Memory the images of jobs in flight may take, in bytes: a job waits
+    /// for room before reading its image.
+    pub max_inflight_bytes: u64,
 }
 
 /// `[api]`: the AddFaceRecord endpoint, signature and rate.
@@ -215,6 +218,7 @@ impl Default for WorkerSettings {
         Self {
             concurrency: 32,
             shutdown_grace: Duration::from_secs(30),
+            max_inflight_bytes: 512 * 1024 * 1024,
         }
     }
 }

@@ -49,6 +49,7 @@ fn every_key_has_its_documented_default() {
         (s.worker.concurrency, s.worker.shutdown_grace),
         (32, Duration::from_secs(30))
     );
+    assert_eq!(s.worker.max_inflight_bytes, 536_870_912);
     assert_eq!(
         (s.api.region.as_str(), s.api.vpc, s.api.endpoint.as_deref()),
         ("ap-southeast-1", false, None)

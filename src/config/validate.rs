@@ -35,6 +35,12 @@ impl Settings {
             "expected at least 1",
         )?;
         check(
+            self.worker.max_inflight_bytes >= 1024 * 1024,
+            "worker.max_inflight_bytes",
+            self.worker.max_inflight_bytes,
+            "expected at least 1048576 (1 MiB)",
+        )?;
+        check(
             REGIONS.contains(&self.api.region.as_str()),
             "api.region",
             format!("{:?}", self.api.region),

@@ -3,6 +3,7 @@
 //!
 //! Knows nothing of AMQP or of the API call that follows.
 
+pub mod budget;
 pub mod guard;
 pub mod rules;
 pub mod store;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 
+pub use budget::{MemoryBudget, Reservation};
 pub use rules::{ImageInvalid, JpegInfo};
 pub use store::{KeyStore, StoreSetupError};
 pub use url::UrlFetcher;
@@ -83,13 +85,16 @@ pub struct Fetcher {
     urls: UrlFetcher,
     store: Option<KeyStore>,
     max_bytes: u64,
+    budget: MemoryBudget,
 }
 
 impl Fetcher {
-    /// Sets up the HTTP client and, when configured, the object store.
+    /// Sets up the HTTP client and, when configured, the object store;
+    /// images in flight share `budget`.
     pub fn new(
         image: &ImageSettings,
         store: &ObjectStoreSettings,
+        budget: MemoryBudget,
     ) -> Result<Self, FetcherSetupError> {
         let urls = UrlFetcher::new(
             image.max_bytes,
@@ -104,6 +109,7 @@ impl Fetcher {
             urls,
             store,
             max_bytes: image.max_bytes,
+            budget,
         })
     }
 
@@ -112,17 +118,22 @@ impl Fetcher {
         self.store.as_ref()
     }
 
-    /// The image bytes, not yet checked against the rules (but the size).
-    pub async fn fetch(&self, source: &ImageSource) -> Result<Bytes, FetchError> {
+    /// The image bytes, not yet checked against the rules (but the size),
+    /// with the memory reserved for them.
+    pub async fn fetch(&self, source: &ImageSource) -> Result<(Bytes, Reservation), FetchError> {
         match source {
-            ImageSource::Url(url) => self.urls.fetch(url).await,
+            ImageSource::Url(url) => self.urls.fetch(url, &self.budget).await,
             ImageSource::Key(key) => match &self.store {
-                Some(store) => store.fetch(key).await,
+                Some(store) => store.fetch(key, &self.budget).await,
                 None => Err(FetchError::BadSource(
                     "the job names an object key but no object_store.url is configured".into(),
                 )),
             },
-            ImageSource::Inline(data) => decode_inline(data, self.max_bytes),
+            ImageSource::Inline(data) => {
+                let size = check_inline_size(data, self.max_bytes)?;
+                let reservation = self.budget.reserve(size).await;
+                Ok((decode_inline(data, self.max_bytes)?, reservation))
+            }
         }
     }
 }
@@ -162,8 +173,9 @@ impl CheckedImage {
     }
 }
 
-/// Decodes inline base64, refusing oversize data before decoding it.
-fn decode_inline(data: &str, max_bytes: u64) -> Result<Bytes, FetchError> {
+/// The most bytes inline base64 decodes to, refusing data over the limit
+/// before decoding it.
+fn check_inline_size(data: &str, max_bytes: u64) -> Result<u64, FetchError> {
     let decoded_at_most = (data.len() as u64).div_ceil(4) * 3;
     let decoded_at_least = decoded_at_most.saturating_sub(2);
     if decoded_at_least > max_bytes {
@@ -172,6 +184,11 @@ fn decode_inline(data: &str, max_bytes: u64) -> Result<Bytes, FetchError> {
             limit: max_bytes,
         }));
     }
+    Ok(decoded_at_most)
+}
+
+/// Decodes inline base64 of a size already checked.
+fn decode_inline(data: &str, max_bytes: u64) -> Result<Bytes, FetchError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
         .map_err(|e| FetchError::BadSource(format!("image.base64 does not decode: {e}")))?;

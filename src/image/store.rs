@@ -14,7 +14,10 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
+use tokio::time::Instant;
+
 use super::FetchError;
+use super::budget::{MemoryBudget, Reservation};
 use super::rules::ImageInvalid;
 
 /// Why the object store could not be set up.
@@ -87,8 +90,14 @@ impl KeyStore {
         })
     }
 
-    /// The object at `key` under the prefix, within the size and time limits.
-    pub async fn fetch(&self, key: &str) -> Result<Bytes, FetchError> {
+    /// The object at `key` under the prefix, within the size and time limits,
+    /// with the memory reserved for it; the wait for memory does not count
+    /// against the time.
+    pub async fn fetch(
+        &self,
+        key: &str,
+        budget: &MemoryBudget,
+    ) -> Result<(Bytes, Reservation), FetchError> {
         let full = if self.prefix.is_empty() {
             key.to_owned()
         } else {
@@ -96,24 +105,31 @@ impl KeyStore {
         };
         let path = Path::parse(&full)
             .map_err(|e| FetchError::Refused(format!("the key {key:?} is not valid: {e}")))?;
-        let read = async {
-            let result = self.store.get(&path).await.map_err(|e| classify(key, e))?;
-            if result.meta.size > self.max_bytes {
-                return Err(FetchError::Invalid(ImageInvalid::TooManyBytes {
-                    size: result.meta.size,
-                    limit: self.max_bytes,
-                }));
-            }
-            result.bytes().await.map_err(|e| classify(key, e))
+        let timed_out = || {
+            FetchError::Transient(format!(
+                "reading {key:?} did not finish within {:?}",
+                self.timeout
+            ))
         };
-        tokio::time::timeout(self.timeout, read)
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.timeout, self.store.get(&path))
             .await
-            .unwrap_or_else(|_| {
-                Err(FetchError::Transient(format!(
-                    "reading {key:?} did not finish within {:?}",
-                    self.timeout
-                )))
-            })
+            .map_err(|_| timed_out())?
+            .map_err(|e| classify(key, e))?;
+        if result.meta.size > self.max_bytes {
+            return Err(FetchError::Invalid(ImageInvalid::TooManyBytes {
+                size: result.meta.size,
+                limit: self.max_bytes,
+            }));
+        }
+        let before_wait = Instant::now();
+        let reservation = budget.reserve(result.meta.size).await;
+        let left = self.timeout.saturating_sub(before_wait - started);
+        let bytes = tokio::time::timeout(left, result.bytes())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| classify(key, e))?;
+        Ok((bytes, reservation))
     }
 
     /// Checks the store answers, for `face-enroll check`.

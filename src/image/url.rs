@@ -11,7 +11,10 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use url::{Host, Url};
 
+use tokio::time::Instant;
+
 use super::FetchError;
+use super::budget::{MemoryBudget, Reservation};
 use super::guard::{Blocked, GuardedResolver, is_global};
 use super::rules::ImageInvalid;
 
@@ -45,18 +48,35 @@ impl UrlFetcher {
         })
     }
 
-    /// The image at `url`, within the time and size limits.
-    pub async fn fetch(&self, url: &Url) -> Result<Bytes, FetchError> {
-        match tokio::time::timeout(self.timeout, self.follow(url.clone())).await {
-            Ok(result) => result,
-            Err(_) => Err(FetchError::Transient(format!(
+    /// The image at `url`, within the time and size limits, with the memory
+    /// reserved for it; the wait for memory does not count against the time.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        budget: &MemoryBudget,
+    ) -> Result<(Bytes, Reservation), FetchError> {
+        let timed_out = || {
+            FetchError::Transient(format!(
                 "the download did not finish within {:?}",
                 self.timeout
-            ))),
-        }
+            ))
+        };
+        let started = Instant::now();
+        let response = tokio::time::timeout(self.timeout, self.follow(url.clone()))
+            .await
+            .map_err(|_| timed_out())??;
+        let before_wait = Instant::now();
+        let reservation = budget
+            .reserve(response.content_length().unwrap_or(self.max_bytes))
+            .await;
+        let left = self.timeout.saturating_sub(before_wait - started);
+        let body = tokio::time::timeout(left, self.read_body(response))
+            .await
+            .map_err(|_| timed_out())??;
+        Ok((body, reservation))
     }
 
-    async fn follow(&self, mut url: Url) -> Result<Bytes, FetchError> {
+    async fn follow(&self, mut url: Url) -> Result<reqwest::Response, FetchError> {
         for _ in 0..=MAX_REDIRECTS {
             self.check_target(&url)?;
             let response = self.http.get(url.clone()).send().await.map_err(transport)?;
@@ -74,7 +94,7 @@ impl UrlFetcher {
                     .map_err(|_| FetchError::Refused("a redirect to an invalid URL".into()))?;
                 continue;
             }
-            return self.read_body(response, status).await;
+            return self.check_status(response);
         }
         Err(FetchError::Refused(format!(
             "more than {MAX_REDIRECTS} redirects (a redirect loop?)"
@@ -103,11 +123,9 @@ impl UrlFetcher {
         )))
     }
 
-    async fn read_body(
-        &self,
-        mut response: reqwest::Response,
-        status: StatusCode,
-    ) -> Result<Bytes, FetchError> {
+    /// The response to read: success only, and not over the size limit.
+    fn check_status(&self, response: reqwest::Response) -> Result<reqwest::Response, FetchError> {
+        let status = response.status();
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             return Err(FetchError::Transient(format!(
                 "the image host answered HTTP {status}"
@@ -118,23 +136,29 @@ impl UrlFetcher {
                 "the image host answered HTTP {status}"
             )));
         }
-        let too_large = |size| {
-            FetchError::Invalid(ImageInvalid::TooManyBytes {
-                size,
-                limit: self.max_bytes,
-            })
-        };
-        if let Some(length) = response.content_length().filter(|l| *l > self.max_bytes) {
-            return Err(too_large(length));
+        match response.content_length() {
+            Some(size) if size > self.max_bytes => Err(self.too_large(size)),
+            _ => Ok(response),
         }
-        let mut body = BytesMut::new();
+    }
+
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Bytes, FetchError> {
+        let expected = response.content_length().unwrap_or(64 * 1024);
+        let mut body = BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
             body.extend_from_slice(&chunk);
             if body.len() as u64 > self.max_bytes {
-                return Err(too_large(body.len() as u64));
+                return Err(self.too_large(body.len() as u64));
             }
         }
         Ok(body.freeze())
+    }
+
+    fn too_large(&self, size: u64) -> FetchError {
+        FetchError::Invalid(ImageInvalid::TooManyBytes {
+            size,
+            limit: self.max_bytes,
+        })
     }
 }
 

@@ -16,8 +16,10 @@ const FLOOR: f64 = 0.02;
 /// Spaces calls evenly under a ceiling shared by the whole process.
 ///
 /// The ceiling is the lower of this process's own limit and its share of the
-/// tenant's quota; either may be absent. With no ceiling at all, calls are
-/// not spaced and throttling is left to the backoff.
+/// tenant's quota; either may be absent. The rate is the ceiling times a
+/// throttling factor, so a new share applies at once while a slowdown after
+/// throttling is kept. With no ceiling at all, calls are not spaced and
+/// throttling is left to the backoff.
 #[derive(Debug)]
 pub struct RateLimiter {
     state: Mutex<State>,
@@ -29,13 +31,14 @@ struct State {
     own_limit: Option<f64>,
     /// This process's share of the tenant quota; `None` when not shared.
     share: Option<f64>,
-    /// The rate calls are spaced at now, at most the ceiling.
-    rate: f64,
+    /// Share of the ceiling in use, lowered by throttling: `FLOOR..=1`.
+    factor: f64,
     /// Earliest start of the next call.
     next: Instant,
-    /// When `rate` was last updated, for the gradual recovery.
+    /// When `factor` was last updated, for the gradual recovery.
     updated: Instant,
-    /// When the rate was last lowered: once per spacing of in-flight answers.
+    /// When the rate was last lowered: at most once a second, since the
+    /// answers of calls already under way say nothing new.
     lowered: Option<Instant>,
 }
 
@@ -43,12 +46,11 @@ impl RateLimiter {
     /// A limiter with this process's own ceiling (`0` for none).
     pub fn new(qps_limit: f64) -> Self {
         let now = Instant::now();
-        let own_limit = positive(qps_limit);
         Self {
             state: Mutex::new(State {
-                own_limit,
+                own_limit: positive(qps_limit),
                 share: None,
-                rate: own_limit.unwrap_or(0.0),
+                factor: 1.0,
                 next: now,
                 updated: now,
                 lowered: None,
@@ -58,14 +60,7 @@ impl RateLimiter {
 
     /// Sets this process's share of the tenant's quota (`None`: not shared).
     pub fn set_share(&self, share: Option<f64>) {
-        let mut state = self.lock();
-        state.share = share.and_then(positive);
-        let ceiling = state.ceiling();
-        state.rate = match ceiling {
-            Some(c) if state.rate <= 0.0 => c,
-            Some(c) => state.rate.min(c),
-            None => 0.0,
-        };
+        self.lock().share = share.and_then(positive);
     }
 
     /// Waits for this call's turn.
@@ -73,24 +68,20 @@ impl RateLimiter {
         let slot = {
             let mut state = self.lock();
             let now = Instant::now();
-            state.recover(now);
-            if state.rate <= 0.0 {
+            let Some(rate) = state.rate(now) else {
                 return;
-            }
+            };
             let slot = state.next.max(now);
-            state.next = slot + Duration::from_secs_f64(1.0 / state.rate);
+            state.next = slot + Duration::from_secs_f64(1.0 / rate);
             slot
         };
         tokio::time::sleep_until(slot).await;
     }
 
-    /// The service throttled a call: lower the rate, at most once per second.
+    /// The service throttled a call: halve the rate, at most once a second.
     pub fn on_throttled(&self) {
         let mut state = self.lock();
         let now = Instant::now();
-        let Some(ceiling) = state.ceiling() else {
-            return;
-        };
         if state
             .lowered
             .is_some_and(|t| now - t < Duration::from_secs(1))
@@ -98,15 +89,13 @@ impl RateLimiter {
             return;
         }
         state.recover(now);
-        state.rate = (state.rate * DECREASE).max(ceiling * FLOOR);
+        state.factor = (state.factor * DECREASE).max(FLOOR);
         state.lowered = Some(now);
     }
 
     /// The current rate in calls per second; `0` when calls are not spaced.
     pub fn current_rate(&self) -> f64 {
-        let mut state = self.lock();
-        state.recover(Instant::now());
-        state.rate
+        self.lock().rate(Instant::now()).unwrap_or(0.0)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -123,12 +112,16 @@ impl State {
         }
     }
 
+    /// The rate now, after the recovery since the last update.
+    fn rate(&mut self, now: Instant) -> Option<f64> {
+        self.recover(now);
+        Some(self.ceiling()? * self.factor)
+    }
+
     /// Climbs back towards the ceiling by the time passed since the last update.
     fn recover(&mut self, now: Instant) {
-        if let Some(ceiling) = self.ceiling() {
-            let seconds = (now - self.updated).as_secs_f64();
-            self.rate = (self.rate + ceiling * RECOVERY_PER_SECOND * seconds).min(ceiling);
-        }
+        let seconds = (now - self.updated).as_secs_f64();
+        self.factor = (self.factor + RECOVERY_PER_SECOND * seconds).min(1.0);
         self.updated = now;
     }
 }

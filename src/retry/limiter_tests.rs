@@ -120,11 +120,19 @@ async fn the_tenant_share_caps_the_own_limit() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_larger_share_lets_the_rate_climb_back_up() {
+async fn a_new_share_applies_at_once_and_a_throttling_slowdown_is_kept() {
     let limiter = RateLimiter::new(50.0);
     limiter.set_share(Some(10.0));
     limiter.set_share(Some(25.0));
-    assert_eq!(limiter.current_rate(), 10.0);
-    tokio::time::advance(Duration::from_secs(10)).await;
     assert_eq!(limiter.current_rate(), 25.0);
+    limiter.on_throttled();
+    assert_eq!(limiter.current_rate(), 12.5);
+    limiter.set_share(Some(50.0));
+    assert_eq!(
+        limiter.current_rate(),
+        25.0,
+        "still halved after throttling"
+    );
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(limiter.current_rate(), 50.0);
 }

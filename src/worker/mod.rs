@@ -25,7 +25,7 @@ use crate::broker::{Session, SessionError, SessionOptions, Topology, session};
 use crate::cloudauth::client::ClientError;
 use crate::cloudauth::{Client, Credentials, Enroller};
 use crate::config::Settings;
-use crate::image::{Fetcher, FetcherSetupError};
+use crate::image::{Fetcher, FetcherSetupError, MemoryBudget};
 use crate::retry::{RateLimiter, RetryPolicy};
 use crate::telemetry::{Health, Metrics};
 
@@ -80,7 +80,11 @@ impl Worker {
         let topology = Arc::new(Topology::new(&settings.amqp, &settings.retry));
         let source = crate::event::source();
         let pipeline = Pipeline {
-            fetcher: Fetcher::new(&settings.image, &settings.object_store)?,
+            fetcher: Fetcher::new(
+                &settings.image,
+                &settings.object_store,
+                MemoryBudget::new(settings.worker.max_inflight_bytes),
+            )?,
             enroller,
             image_retry: policy,
             circuit: Arc::new(Circuit::default()),

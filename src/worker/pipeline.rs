@@ -11,7 +11,7 @@ use tracing::Instrument;
 use super::circuit::{CallResult, Circuit};
 use crate::cloudauth::{Disposition, Enroller, FaceRecordRequest, Picture, Reply};
 use crate::event::{ErrorKind, EventError, ResultData, ResultEvent, Status};
-use crate::image::{CheckedImage, FetchError, Fetcher};
+use crate::image::{CheckedImage, FetchError, Fetcher, Reservation};
 use crate::job::{BadJob, Job};
 use crate::retry::RetryPolicy;
 use crate::telemetry::Metrics;
@@ -112,14 +112,16 @@ impl Pipeline {
 
     async fn run(&self, job: Job, incoming: Incoming<'_>, stop: &CancellationToken) -> Action {
         let (outcome, calls) = match self.picture(&job, stop).await {
-            Ok(picture) => {
+            Ok((picture, reservation)) => {
                 let request = FaceRecordRequest {
                     face_group_code: job.face_group_code.to_string(),
                     merchant_user_id: job.merchant_user_id.as_ref().map(ToString::to_string),
                     picture,
                     quality_check: job.face_quality_check,
                 };
-                let Some(enrollment) = self.enroller.enroll_until(&request, stop).await else {
+                let enrollment = self.enroller.enroll_until(&request, stop).await;
+                drop((request, reservation));
+                let Some(enrollment) = enrollment else {
                     self.circuit.record(CallResult::NoCall);
                     return Action::Abandon;
                 };
@@ -237,10 +239,15 @@ impl Pipeline {
         Action::Final(Box::new(ResultEvent::new(&self.source, data)))
     }
 
-    /// The picture to send: the URL as is, or the fetched and checked image.
-    async fn picture(&self, job: &Job, stop: &CancellationToken) -> Result<Picture, Failure> {
+    /// The picture to send: the URL as is, or the fetched and checked image
+    /// with the memory it holds until the call is done.
+    async fn picture(
+        &self,
+        job: &Job,
+        stop: &CancellationToken,
+    ) -> Result<(Picture, Reservation), Failure> {
         if let (true, crate::image::ImageSource::Url(url)) = (job.send_as_url, &job.image) {
-            return Ok(Picture::Url(url.to_string()));
+            return Ok((Picture::Url(url.to_string()), Reservation::none()));
         }
         let started = Instant::now();
         let fetched = self
@@ -251,7 +258,7 @@ impl Pipeline {
             .image_fetch_duration
             .with_label_values(&[job.image.label()])
             .observe(started.elapsed().as_secs_f64());
-        let bytes = fetched.map_err(|e| match e {
+        let (bytes, reservation) = fetched.map_err(|e| match e {
             FetchError::Transient(detail) => Failure::Retryable {
                 image_host: true,
                 detail,
@@ -266,7 +273,8 @@ impl Pipeline {
         self.metrics.image_bytes.observe(bytes.len() as f64);
         let image = CheckedImage::new(&bytes, self.max_bytes)
             .map_err(|e| Failure::Final(ErrorKind::ImageInvalid, e.to_string(), None))?;
-        Ok(Picture::Base64(image.base64))
+        drop(bytes);
+        Ok((Picture::Base64(image.base64), reservation))
     }
 
     fn dead_letter(&self, bad: BadJob, incoming: Incoming<'_>) -> Action {

@@ -19,7 +19,7 @@ use crate::broker::headers::{self, ATTEMPTS, ROUND};
 /// How often the consume loop proves it is alive while waiting.
 const BEAT: Duration = Duration::from_secs(1);
 /// How often the jobs queue's consumer count is read.
-const SHARE_POLL: Duration = Duration::from_secs(5);
+const SHARE_POLL: Duration = Duration::from_secs(2);
 /// Consumer tag of this process on the jobs queue.
 const TAG: &str = "face-enroll";
 
@@ -32,6 +32,8 @@ impl Worker {
         shutdown: &CancellationToken,
     ) -> Result<(), lapin::Error> {
         let mut consumer = session.consume(&self.topology.jobs_queue, TAG).await?;
+        // Counting ourselves among the consumers before the first call.
+        self.tenant_share().update(&session).await?;
         self.set_connected(true);
         self.health.set_consuming(true);
         tracing::info!(queue = %self.topology.jobs_queue, concurrency = self.concurrency, "consuming");
@@ -136,29 +138,26 @@ impl Worker {
         session: Arc<Session>,
         lost: CancellationToken,
     ) -> impl Future<Output = ()> + use<> {
-        let (limiter, queue, tenant_qps) = (
-            self.limiter.clone(),
-            self.topology.jobs_queue.clone(),
-            self.tenant_qps,
-        );
+        let share = self.tenant_share();
         async move {
             let mut every = tokio::time::interval(SHARE_POLL);
+            every.tick().await;
             loop {
                 every.tick().await;
-                match session.queue_counts(&queue).await {
-                    Ok((ready, consumers)) => {
-                        let share =
-                            (tenant_qps > 0.0).then(|| tenant_qps / f64::from(consumers.max(1)));
-                        limiter.set_share(share);
-                        tracing::debug!(ready, consumers, share, "tenant share updated");
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot read the jobs queue's consumer count");
-                        lost.cancel();
-                        return;
-                    }
+                if let Err(e) = share.update(&session).await {
+                    tracing::warn!(error = %e, "cannot read the jobs queue's consumer count");
+                    lost.cancel();
+                    return;
                 }
             }
+        }
+    }
+
+    fn tenant_share(&self) -> TenantShare {
+        TenantShare {
+            limiter: self.limiter.clone(),
+            queue: self.topology.jobs_queue.clone(),
+            tenant_qps: self.tenant_qps,
         }
     }
 
@@ -176,6 +175,23 @@ impl Worker {
             lost: lost.clone(),
             metrics: self.metrics.clone(),
         }
+    }
+}
+
+/// Sets the limiter's share of the tenant quota from the consumer count.
+struct TenantShare {
+    limiter: Arc<crate::retry::RateLimiter>,
+    queue: String,
+    tenant_qps: f64,
+}
+
+impl TenantShare {
+    async fn update(&self, session: &Session) -> Result<(), lapin::Error> {
+        let (ready, consumers) = session.queue_counts(&self.queue).await?;
+        let share = (self.tenant_qps > 0.0).then(|| self.tenant_qps / f64::from(consumers.max(1)));
+        self.limiter.set_share(share);
+        tracing::debug!(ready, consumers, share, "tenant share updated");
+        Ok(())
     }
 }
 

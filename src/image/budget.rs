@@ -1,0 +1,104 @@
+//! The memory budget of images in flight (`worker.max_inflight_bytes`): a job
+//! reserves its share once its image's size is known, before reading it, and
+//! holds it until its call is done, so peak memory follows the setting, not
+//! the images.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Memory one image byte costs while a job holds it: the bytes, their base64,
+/// and the percent-encoded form body, not all alive at once.
+pub const COST_PER_IMAGE_BYTE: u64 = 3;
+
+/// Reservations are counted in KiB, so any budget fits the semaphore.
+const UNIT: u64 = 1024;
+
+/// Shared by every job of the process.
+#[derive(Debug, Clone)]
+pub struct MemoryBudget {
+    permits: Arc<Semaphore>,
+    total_units: u32,
+}
+
+/// Memory held by one job; released when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Reservation {
+    /// A reservation of nothing, for images that cost nothing (sent by URL).
+    pub fn none() -> Self {
+        Self { _permit: None }
+    }
+}
+
+impl MemoryBudget {
+    /// A budget of `bytes` in all.
+    pub fn new(bytes: u64) -> Self {
+        let units = u32::try_from(bytes.div_ceil(UNIT))
+            .unwrap_or(u32::MAX)
+            .max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(units as usize)),
+            total_units: units,
+        }
+    }
+
+    /// Waits until an image of `image_bytes` fits; an image larger than the
+    /// whole budget waits for all of it, and then runs alone.
+    pub async fn reserve(&self, image_bytes: u64) -> Reservation {
+        let cost = image_bytes
+            .saturating_mul(COST_PER_IMAGE_BYTE)
+            .div_ceil(UNIT);
+        let units = u32::try_from(cost)
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.total_units);
+        // The semaphore is never closed, so acquiring cannot fail.
+        let permit = self.permits.clone().acquire_many_owned(units).await.ok();
+        Reservation { _permit: permit }
+    }
+
+    /// Bytes not reserved now.
+    pub fn available(&self) -> u64 {
+        self.permits.available_permits() as u64 * UNIT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn reservations_wait_for_room_and_release_on_drop() {
+        let budget = MemoryBudget::new(30 << 20);
+        let first = budget.reserve(5 << 20).await;
+        assert_eq!(budget.available(), 15 << 20);
+        let second = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.reserve(6 << 20).await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            !second.is_finished(),
+            "18 MiB does not fit in the 15 MiB left"
+        );
+        drop(first);
+        let second = second.await.unwrap();
+        assert_eq!(budget.available(), 12 << 20);
+        drop(second);
+        assert_eq!(budget.available(), 30 << 20);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_image_larger_than_the_budget_takes_all_of_it() {
+        let budget = MemoryBudget::new(10 << 20);
+        let big = budget.reserve(100 << 20).await;
+        assert_eq!(budget.available(), 0);
+        drop(big);
+        assert_eq!(budget.available(), 10 << 20);
+    }
+}
