@@ -9,6 +9,7 @@ pub mod client;
 pub mod credentials;
 pub mod endpoint;
 pub mod enroller;
+mod percent;
 pub mod request;
 pub mod sign;
 

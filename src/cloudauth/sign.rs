@@ -6,23 +6,24 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-/// Every byte but `A-Z a-z 0-9 - _ . ~` is escaped, as `percentEncode` requires.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+use super::percent;
 
 /// Name of the V3 algorithm, first word of the `Authorization` header.
 pub const V3_ALGORITHM: &str = "ACS3-HMAC-SHA256";
 
 /// Percent-encodes `value` as both schemes require (`%20` for space, upper-case hex).
 pub fn percent_encode(value: &str) -> String {
-    utf8_percent_encode(value, UNRESERVED).to_string()
+    let mut out = Vec::with_capacity(value.len() + value.len() / 8);
+    percent::encode_into(&mut out, value.as_bytes());
+    ascii(out)
+}
+
+/// Percent-encoded bytes as a string: they are ASCII by construction.
+fn ascii(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).expect("percent-encoding yields ASCII only")
 }
 
 /// `key=value` pairs, percent-encoded, sorted by key and joined by `&`.
@@ -31,16 +32,17 @@ pub fn percent_encode(value: &str) -> String {
 pub fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut pairs: Vec<(&str, &str)> = params.into_iter().collect();
     pairs.sort_unstable();
-    let mut out = String::new();
+    let size: usize = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut out = Vec::with_capacity(size + size / 8);
     for (key, value) in pairs {
         if !out.is_empty() {
-            out.push('&');
+            out.push(b'&');
         }
-        out.push_str(&percent_encode(key));
-        out.push('=');
-        out.push_str(&percent_encode(value));
+        percent::encode_into(&mut out, key.as_bytes());
+        out.push(b'=');
+        percent::encode_into(&mut out, value.as_bytes());
     }
-    out
+    ascii(out)
 }
 
 /// V1 string to sign: `METHOD&%2F&` + percentEncode(canonical query).
@@ -84,13 +86,9 @@ pub fn v1_sign<'a>(
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// Feeds `percentEncode(percentEncode(text))` to the HMAC without allocating it.
+/// Feeds `percentEncode(percentEncode(text))` to the HMAC without building it.
 fn update_encoded_twice(mac: &mut Hmac<Sha1>, text: &str) {
-    for once in utf8_percent_encode(text, UNRESERVED) {
-        for twice in utf8_percent_encode(once, UNRESERVED) {
-            mac.update(twice.as_bytes());
-        }
-    }
+    percent::encode_twice(text.as_bytes(), |chunk| mac.update(chunk));
 }
 
 /// Lower-case hex SHA-256 of `bytes`, as `x-acs-content-sha256` carries.

@@ -128,9 +128,10 @@ fn v1(
         .filter(|(k, _)| k != "Signature")
         .chain(body)
         .map(|(k, v)| (k.as_str(), v.as_str()));
-    let expected = sign::v1_signature(
+    let expected = sign::v1_sign(
         credentials.access_key_secret.expose_secret(),
-        &sign::v1_string_to_sign("POST", signed),
+        "POST",
+        signed,
     );
     if expected != signature {
         return Err(mismatch());

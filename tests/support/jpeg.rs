@@ -20,6 +20,41 @@ pub fn face_quality(width: u16, height: u16, quality: u8) -> Vec<u8> {
     encode(width, height, None, quality)
 }
 
+/// A portrait JPEG of random noise at `quality`: noise compresses poorly,
+/// so this makes large files (a 10 MB image, say) of a chosen size.
+pub fn noise(width: u16, height: u16, quality: u8) -> Vec<u8> {
+    let mut state: u32 = 0x9E37_79B9;
+    let pixels: Vec<u8> = (0..usize::from(width) * usize::from(height) * 3)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    let mut out = Vec::new();
+    Encoder::new(&mut out, quality)
+        .encode(&pixels, width, height, ColorType::Rgb)
+        .expect("pixels match the size");
+    out
+}
+
+/// `jpeg` grown to about `target` bytes with comment segments after its
+/// start-of-image marker: still a valid image, just heavier.
+pub fn padded(jpeg: &[u8], target: usize) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    let mut missing = target.saturating_sub(jpeg.len());
+    while missing > 4 {
+        let payload = missing.min(65_000) - 4;
+        out.extend_from_slice(&[0xFF, 0xFE]);
+        out.extend_from_slice(&((payload + 2) as u16).to_be_bytes());
+        out.resize(out.len() + payload, b' ');
+        missing -= payload + 4;
+    }
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
 /// The first bytes of a PNG file.
 pub fn png() -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();

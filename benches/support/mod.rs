@@ -1,0 +1,326 @@
+//! Shared by the end-to-end benchmarks: the machine's description, the
+//! release binary as worker and simulator processes, per-process CPU and
+//! peak memory from /proc, a loopback image server, and a topology on the
+//! local RabbitMQ.
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use face_enroll::broker::Topology;
+use face_enroll::config::Settings;
+use lapin::options::*;
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties};
+
+/// The release binary built with the benchmarks.
+pub const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const KEY_ID: &str = "bench-id";
+pub const SECRET: &str = "bench-secret";
+
+/// Prints the first lines of every report: the command and the machine.
+pub fn header(title: &str, command: &str) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    / 1024
+                    / 1024
+            })
+        })
+        .unwrap_or(0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("# {title}");
+    println!("command: {command}");
+    println!(
+        "machine: {cores} cores ({cpu}), {memory} GiB; RabbitMQ on 127.0.0.1:5672; release build"
+    );
+}
+
+/// Reads `--name value` from the bench's arguments.
+pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Settings with unique names, for one run.
+pub fn settings(prefix: &str) -> Settings {
+    let mut s = Settings::default();
+    let p = format!("bench-{prefix}-{:08x}", rand::random::<u32>());
+    s.amqp.jobs_queue = format!("{p}.jobs");
+    s.amqp.retry_queue = format!("{p}.jobs.retry");
+    s.amqp.dead_letter_exchange = format!("{p}.dlx");
+    s.amqp.dead_letter_queue = format!("{p}.jobs.dead");
+    s.amqp.results_exchange = format!("{p}.results");
+    s.amqp.results_unrouted = format!("{p}.results.unrouted");
+    s
+}
+
+/// Declares the topology and a durable `events` queue bound to the results.
+pub async fn prepare(settings: &Settings) -> (Connection, Channel, String) {
+    let connection = Connection::connect(AMQP_URL, ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ on 5672");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    Topology::new(&settings.amqp, &settings.retry)
+        .declare(&channel)
+        .await
+        .expect("topology");
+    let events = format!("{}.events", settings.amqp.jobs_queue);
+    channel
+        .queue_declare(
+            events.as_str().into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("events queue");
+    channel
+        .queue_bind(
+            events.as_str().into(),
+            settings.amqp.results_exchange.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind");
+    (connection, channel, events)
+}
+
+/// Deletes what [`prepare`] and the worker declared.
+pub async fn clean_up(channel: &Channel, settings: &Settings) {
+    let a = &settings.amqp;
+    let mut queues = vec![
+        a.jobs_queue.clone(),
+        a.dead_letter_queue.clone(),
+        a.results_unrouted.clone(),
+        format!("{}.events", a.jobs_queue),
+    ];
+    queues.extend((1..=settings.retry.max_rounds).map(|n| format!("{}.{n}", a.retry_queue)));
+    for queue in queues {
+        let _ = channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await;
+    }
+    for exchange in [
+        &a.results_exchange,
+        &a.results_unrouted,
+        &a.dead_letter_exchange,
+    ] {
+        let _ = channel
+            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
+    }
+}
+
+/// Publishes `bodies` to `queue` with confirms, 1000 at a time.
+pub async fn publish(channel: &Channel, queue: &str, bodies: impl IntoIterator<Item = Vec<u8>>) {
+    let mut pending = Vec::new();
+    for body in bodies {
+        let properties = lapin::BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2);
+        pending.push(
+            channel
+                .basic_publish(
+                    "".into(),
+                    queue.into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    properties,
+                )
+                .await
+                .expect("publish"),
+        );
+        if pending.len() == 1000 {
+            for confirm in pending.drain(..) {
+                confirm.await.expect("confirm");
+            }
+        }
+    }
+    for confirm in pending {
+        confirm.await.expect("confirm");
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The worker binary with `settings` as environment variables.
+pub fn spawn_worker(settings: &Settings, metrics_port: u16, extra: &[(&str, String)]) -> Child {
+    let a = &settings.amqp;
+    let mut command = Command::new(BIN);
+    command
+        .arg("worker")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env("FACE_ENROLL_AMQP__JOBS_QUEUE", &a.jobs_queue)
+        .env("FACE_ENROLL_AMQP__RETRY_QUEUE", &a.retry_queue)
+        .env(
+            "FACE_ENROLL_AMQP__DEAD_LETTER_EXCHANGE",
+            &a.dead_letter_exchange,
+        )
+        .env("FACE_ENROLL_AMQP__DEAD_LETTER_QUEUE", &a.dead_letter_queue)
+        .env("FACE_ENROLL_AMQP__RESULTS_EXCHANGE", &a.results_exchange)
+        .env("FACE_ENROLL_AMQP__RESULTS_UNROUTED", &a.results_unrouted)
+        .env(
+            "FACE_ENROLL_API__ENDPOINT",
+            settings.api.endpoint.clone().unwrap_or_default(),
+        )
+        .env(
+            "FACE_ENROLL_API__QPS_LIMIT",
+            settings.api.qps_limit.to_string(),
+        )
+        .env(
+            "FACE_ENROLL_API__TENANT_QPS",
+            settings.api.tenant_qps.to_string(),
+        )
+        .env(
+            "FACE_ENROLL_WORKER__CONCURRENCY",
+            settings.worker.concurrency.to_string(),
+        )
+        .env("FACE_ENROLL_IMAGE__ALLOW_PRIVATE_NETWORKS", "true")
+        .env(
+            "FACE_ENROLL_METRICS__LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .env("FACE_ENROLL_LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    command.spawn().expect("the worker binary starts")
+}
+
+/// A `face-enroll simulate` process; returns it and its URL.
+pub fn spawn_simulator(args: &[&str]) -> (Child, String) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .args(["simulate", "--listen", &listen])
+        .args(args)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env("FACE_ENROLL_LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the simulator starts");
+    wait_port(port);
+    (child, format!("http://{listen}/"))
+}
+
+pub fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until `/readyz` on `port` answers 200.
+pub async fn wait_ready(port: u16) -> Duration {
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    loop {
+        let url = format!("http://127.0.0.1:{port}/readyz");
+        if client.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the worker did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// CPU seconds (user + system) a process has used.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields
+        .get(11)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Peak resident memory of a process, in MiB (VmHWM).
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// Serves `image` at `/face.jpg` on a loopback port; returns the URL.
+pub async fn image_server(image: Vec<u8>) -> String {
+    let image: &'static [u8] = Box::leak(image.into_boxed_slice());
+    let app = axum::Router::new().route(
+        "/face.jpg",
+        axum::routing::get(move || async move { ([("content-type", "image/jpeg")], image) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/face.jpg", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// Stops a child with SIGTERM and waits for it.
+pub fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
