@@ -1,0 +1,77 @@
+//! Memory with large images: 64 jobs with 10 MB images in flight at once
+//! (worker.concurrency 64, a simulator holding every call 1 s), with the
+//! default `worker.max_inflight_bytes` budget and without one. Reports the
+//! worker's peak RSS against the budget.
+//!
+//! Run: `cargo bench --bench memory` (options: `--runs N`).
+
+mod support;
+
+use futures_util::StreamExt;
+use lapin::options::BasicConsumeOptions;
+use lapin::types::FieldTable;
+use serde_json::json;
+use support::*;
+
+#[path = "../tests/support/jpeg.rs"]
+mod jpeg;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+#[tokio::main]
+async fn main() {
+    let runs: usize = arg("--runs", 3);
+    header("Memory with 10 MB images", &format!("cargo bench --bench memory -- --runs {runs}"));
+    let image = jpeg::padded(&jpeg::noise(1080, 1920, 100), 10_000_000);
+    println!("64 jobs, each a {:.1} MB portrait JPEG over loopback HTTP; worker.concurrency 64, amqp.prefetch 64; simulator --latency-ms 1000", image.len() as f64 / 1e6);
+    let image_url = image_server(image).await;
+    let (mut simulator, sim_url) = spawn_simulator(&["--qps", "0", "--latency-ms", "1000"]);
+    for budget in [256u64 << 20, 512 << 20, 8 << 30] {
+        let mut peaks: Vec<f64> = Vec::new();
+        for _ in 0..runs {
+            peaks.push(run(budget, &sim_url, &image_url).await);
+        }
+        let runs_text: Vec<String> = peaks.iter().map(|p| format!("{p:.0}")).collect();
+        let peak = median(&mut peaks);
+        let limit = budget as f64 / MIB + 64.0;
+        let verdict = if budget < 4 << 30 { if peak <= limit { "within budget + 64 MiB" } else { "OVER budget + 64 MiB" } } else { "no effective budget" };
+        println!(
+            "worker.max_inflight_bytes {:>5.0} MiB: peak RSS {peak:5.0} MiB ({verdict}; runs: {} MiB)",
+            budget as f64 / MIB,
+            runs_text.join(", ")
+        );
+    }
+    let _ = simulator.kill();
+}
+
+/// Peak RSS in MiB of a worker processing the 64 jobs under `budget`.
+async fn run(budget: u64, sim_url: &str, image_url: &str) -> f64 {
+    let mut settings = settings("memory");
+    settings.api.endpoint = Some(sim_url.to_owned());
+    settings.api.qps_limit = 0.0;
+    settings.api.tenant_qps = 0.0;
+    settings.worker.concurrency = 64;
+    let (_connection, channel, events) = prepare(&settings).await;
+    let jobs = (0..64).map(|n| json!({"job_id": format!("m-{n}"), "face_group_code": "g", "image": {"url": image_url}}).to_string().into_bytes());
+    publish(&channel, &settings.amqp.jobs_queue, jobs).await;
+    let mut consumer = channel
+        .basic_consume(events.as_str().into(), "bench".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+        .await
+        .expect("consume events");
+    let extra = [
+        ("FACE_ENROLL_WORKER__MAX_INFLIGHT_BYTES", budget.to_string()),
+        ("FACE_ENROLL_AMQP__PREFETCH", "64".to_owned()),
+        ("FACE_ENROLL_API__READ_TIMEOUT", "60s".to_owned()),
+        ("FACE_ENROLL_IMAGE__FETCH_TIMEOUT", "60s".to_owned()),
+    ];
+    let mut worker = spawn_worker(&settings, free_port(), &extra);
+    for _ in 0..64 {
+        let delivery = consumer.next().await.expect("an event").expect("delivery");
+        let event: serde_json::Value = serde_json::from_slice(&delivery.data).expect("JSON");
+        assert_eq!(event["data"]["status"], "succeeded", "{}", event["data"]);
+    }
+    let peak = peak_rss_mib(worker.id());
+    terminate(&mut worker);
+    clean_up(&channel, &settings).await;
+    peak
+}
