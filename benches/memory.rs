@@ -21,9 +21,15 @@ const MIB: f64 = 1024.0 * 1024.0;
 #[tokio::main]
 async fn main() {
     let runs: usize = arg("--runs", 3);
-    header("Memory with 10 MB images", &format!("cargo bench --bench memory -- --runs {runs}"));
+    header(
+        "Memory with 10 MB images",
+        &format!("cargo bench --bench memory -- --runs {runs}"),
+    );
     let image = jpeg::padded(&jpeg::noise(1080, 1920, 100), 10_000_000);
-    println!("64 jobs, each a {:.1} MB portrait JPEG over loopback HTTP; worker.concurrency 64, amqp.prefetch 64; simulator --latency-ms 1000", image.len() as f64 / 1e6);
+    println!(
+        "64 jobs, each a {:.1} MB portrait JPEG over loopback HTTP; worker.concurrency 64, amqp.prefetch 64; simulator --latency-ms 1000",
+        image.len() as f64 / 1e6
+    );
     let image_url = image_server(image).await;
     let (mut simulator, sim_url) = spawn_simulator(&["--qps", "0", "--latency-ms", "1000"]);
     for budget in [256u64 << 20, 512 << 20, 8 << 30] {
@@ -34,7 +40,15 @@ async fn main() {
         let runs_text: Vec<String> = peaks.iter().map(|p| format!("{p:.0}")).collect();
         let peak = median(&mut peaks);
         let limit = budget as f64 / MIB + 64.0;
-        let verdict = if budget < 4 << 30 { if peak <= limit { "within budget + 64 MiB" } else { "OVER budget + 64 MiB" } } else { "no effective budget" };
+        let verdict = if budget < 4 << 30 {
+            if peak <= limit {
+                "within budget + 64 MiB"
+            } else {
+                "OVER budget + 64 MiB"
+            }
+        } else {
+            "no effective budget"
+        };
         println!(
             "worker.max_inflight_bytes {:>5.0} MiB: peak RSS {peak:5.0} MiB ({verdict}; runs: {} MiB)",
             budget as f64 / MIB,
@@ -52,10 +66,22 @@ async fn run(budget: u64, sim_url: &str, image_url: &str) -> f64 {
     settings.api.tenant_qps = 0.0;
     settings.worker.concurrency = 64;
     let (_connection, channel, events) = prepare(&settings).await;
-    let jobs = (0..64).map(|n| json!({"job_id": format!("m-{n}"), "face_group_code": "g", "image": {"url": image_url}}).to_string().into_bytes());
+    let jobs = (0..64).map(|n| {
+        json!({"job_id": format!("m-{n}"), "face_group_code": "g", "image": {"url": image_url}})
+            .to_string()
+            .into_bytes()
+    });
     publish(&channel, &settings.amqp.jobs_queue, jobs).await;
     let mut consumer = channel
-        .basic_consume(events.as_str().into(), "bench".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+        .basic_consume(
+            events.as_str().into(),
+            "bench".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .expect("consume events");
     let extra = [

@@ -16,13 +16,16 @@ use support::*;
 
 /// Seconds every worker gets to connect and read the consumer count before
 /// the window opens.
-const WARM_UP: Duration = Duration::from_secs(3);
+const WARM_UP: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() {
     let seconds: u64 = arg("--seconds", 60);
     let runs: usize = arg("--runs", 3);
-    header("Tenant quota", &format!("cargo bench --bench quota -- --seconds {seconds} --runs {runs}"));
+    header(
+        "Tenant quota",
+        &format!("cargo bench --bench quota -- --seconds {seconds} --runs {runs}"),
+    );
     println!(
         "simulator --qps 50 (a bucket of one second of calls); workers with api.tenant_qps 50, api.qps_limit 50, worker.concurrency 32; jobs sent as URL (no download); window of {seconds} s after a {}-s warm-up",
         WARM_UP.as_secs()
@@ -36,20 +39,45 @@ async fn main() {
             accepted.push(a);
             throttled.push(t);
         }
-        let name = format!("{workers} worker(s){}", if stop_one { ", one stopped half-way" } else { "" });
-        let runs_text: Vec<String> = accepted.iter().zip(&throttled).map(|(a, t)| format!("{a:.2}/s {:.2}%", t * 100.0)).collect();
+        let name = format!(
+            "{workers} worker(s){}",
+            if stop_one {
+                ", one stopped half-way"
+            } else {
+                ""
+            }
+        );
+        let runs_text: Vec<String> = accepted
+            .iter()
+            .zip(&throttled)
+            .map(|(a, t)| format!("{a:.2}/s {:.2}%", t * 100.0))
+            .collect();
         let (a, t) = (median(&mut accepted), median(&mut throttled));
-        println!("{name:<36} accepted {a:6.2}/s, throttled {:5.2}%   (runs: {})", t * 100.0, runs_text.join("; "));
+        println!(
+            "{name:<36} accepted {a:6.2}/s, throttled {:5.2}%   (runs: {})",
+            t * 100.0,
+            runs_text.join("; ")
+        );
         summary.push((name, a, t));
     }
     let pass = summary.iter().all(|(_, a, t)| *a >= 49.0 && *t <= 0.02);
-    println!("\ntarget: >= 49 accepted per second and <= 2 % throttled in every case: {}", if pass { "met" } else { "NOT met" });
+    println!(
+        "\ntarget: >= 49 accepted per second and <= 2 % throttled in every case: {}",
+        if pass { "met" } else { "NOT met" }
+    );
 }
 
 /// One scenario: accepted calls per second and throttled share in the window.
 async fn scenario(workers: usize, stop_one: bool, seconds: u64) -> (f64, f64) {
-    let options = SimulatorOptions { credentials: Credentials::new(KEY_ID, SECRET), qps: 50.0, fail_rate: 0.0, latency: Duration::ZERO };
-    let simulator = Simulator::bind("127.0.0.1:0".parse().expect("address"), options).await.expect("simulator");
+    let options = SimulatorOptions {
+        credentials: Credentials::new(KEY_ID, SECRET),
+        qps: 50.0,
+        fail_rate: 0.0,
+        latency: Duration::ZERO,
+    };
+    let simulator = Simulator::bind("127.0.0.1:0".parse().expect("address"), options)
+        .await
+        .expect("simulator");
     let mut settings = settings("quota");
     settings.api.endpoint = Some(simulator.url());
     settings.api.tenant_qps = 50.0;
@@ -77,7 +105,9 @@ async fn scenario(workers: usize, stop_one: bool, seconds: u64) -> (f64, f64) {
         tokio::time::sleep(Duration::from_secs(seconds / 2)).await;
         let mut stopped = children.remove(0);
         // SIGTERM, as Kubernetes stops a pod; the others keep the window going.
-        tokio::task::spawn(async move { tokio::task::spawn_blocking(move || terminate(&mut stopped)).await });
+        tokio::task::spawn(async move {
+            tokio::task::spawn_blocking(move || terminate(&mut stopped)).await
+        });
     }
     tokio::time::sleep_until(end).await;
     let window = started.elapsed().as_secs_f64();
@@ -87,6 +117,10 @@ async fn scenario(workers: usize, stop_one: bool, seconds: u64) -> (f64, f64) {
         terminate(&mut child);
     }
     clean_up(&channel, &settings).await;
-    let share = if accepted + throttled == 0 { 0.0 } else { throttled as f64 / (accepted + throttled) as f64 };
+    let share = if accepted + throttled == 0 {
+        0.0
+    } else {
+        throttled as f64 / (accepted + throttled) as f64
+    };
     (accepted as f64 / window, share)
 }

@@ -14,12 +14,19 @@ use support::*;
 #[tokio::main]
 async fn main() {
     let runs: usize = arg("--runs", 10);
-    header("Start-up", &format!("cargo bench --bench startup -- --runs {runs}"));
+    header(
+        "Start-up",
+        &format!("cargo bench --bench startup -- --runs {runs}"),
+    );
     let (mut simulator, sim_url) = spawn_simulator(&[]);
     let (mut ready, mut baseline) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let started = Instant::now();
-        let status = Command::new(BIN).arg("--version").output().expect("the binary runs").status;
+        let status = Command::new(BIN)
+            .arg("--version")
+            .output()
+            .expect("the binary runs")
+            .status;
         assert!(status.success());
         baseline.push(started.elapsed().as_secs_f64() * 1000.0);
 
@@ -35,7 +42,12 @@ async fn main() {
         clean_up(&channel, &settings).await;
     }
     let (ready, baseline) = (median(&mut ready), median(&mut baseline));
-    println!("spawn to /readyz 200: median {ready:.1} ms over {runs} runs (declares the topology: quorum jobs queue, 5 delay queues, 3 exchanges)");
-    println!("spawn to exit of `face-enroll --version`: median {baseline:.1} ms; ratio {:.1}", ready / baseline);
+    println!(
+        "spawn to /readyz 200: median {ready:.1} ms over {runs} runs (declares the topology: quorum jobs queue, 5 delay queues, 3 exchanges)"
+    );
+    println!(
+        "spawn to exit of `face-enroll --version`: median {baseline:.1} ms; ratio {:.1}",
+        ready / baseline
+    );
     let _ = simulator.kill();
 }

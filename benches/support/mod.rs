@@ -259,7 +259,12 @@ pub async fn wait_ready(port: u16) -> Duration {
     let client = reqwest::Client::new();
     loop {
         let url = format!("http://127.0.0.1:{port}/readyz");
-        if client.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return started.elapsed();
         }
         assert!(

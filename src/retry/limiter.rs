@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Share of the ceiling the rate climbs back per second after a decrease.
-const RECOVERY_PER_SECOND: f64 = 0.1;
+const RECOVERY_PER_SECOND: f64 = 0.25;
 /// Factor applied to the rate on throttling.
 const DECREASE: f64 = 0.5;
 /// Lowest rate, as a share of the ceiling.
@@ -23,6 +23,10 @@ const FLOOR: f64 = 0.02;
 #[derive(Debug)]
 pub struct RateLimiter {
     state: Mutex<State>,
+    /// Callers wait their turn here, first come first served; only the one
+    /// holding it waits for a slot, computed at the current rate, so a new
+    /// rate applies to the very next call.
+    turn: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -33,8 +37,8 @@ struct State {
     share: Option<f64>,
     /// Share of the ceiling in use, lowered by throttling: `FLOOR..=1`.
     factor: f64,
-    /// Earliest start of the next call.
-    next: Instant,
+    /// When the last call was let through (on schedule), if any.
+    last: Option<Instant>,
     /// When `factor` was last updated, for the gradual recovery.
     updated: Instant,
     /// When the rate was last lowered: at most once a second, since the
@@ -51,10 +55,11 @@ impl RateLimiter {
                 own_limit: positive(qps_limit),
                 share: None,
                 factor: 1.0,
-                next: now,
+                last: None,
                 updated: now,
                 lowered: None,
             }),
+            turn: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -65,17 +70,26 @@ impl RateLimiter {
 
     /// Waits for this call's turn.
     pub async fn acquire(&self) {
-        let slot = {
-            let mut state = self.lock();
-            let now = Instant::now();
-            let Some(rate) = state.rate(now) else {
-                return;
+        let _turn = self.turn.lock().await;
+        loop {
+            let slot = {
+                let mut state = self.lock();
+                let now = Instant::now();
+                let Some(rate) = state.rate(now) else {
+                    return;
+                };
+                let interval = Duration::from_secs_f64(1.0 / rate);
+                let slot = state.last.map_or(now, |last| last + interval);
+                if slot <= now {
+                    // On schedule (woken a little late): keep the schedule, so
+                    // wake-up delays do not lower the rate. After a pause: now.
+                    state.last = Some(if now - slot < interval { slot } else { now });
+                    return;
+                }
+                slot
             };
-            let slot = state.next.max(now);
-            state.next = slot + Duration::from_secs_f64(1.0 / rate);
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+            tokio::time::sleep_until(slot).await;
+        }
     }
 
     /// The service throttled a call: halve the rate, at most once a second.

@@ -55,6 +55,24 @@ async fn calls_are_spaced_evenly_without_bursts() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_higher_rate_applies_once_the_waiting_slot_is_reached() {
+    let limiter = Arc::new(RateLimiter::new(50.0));
+    limiter.set_share(Some(1.0));
+    let waiting = starts(limiter.clone(), 6, 6);
+    let raise = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        limiter.set_share(Some(50.0));
+    };
+    let (starts, ()) = tokio::join!(waiting, raise);
+    // 0 s and 1 s at one call per second; then the queue flows at 50 per second.
+    assert_eq!(&starts[..2], [Duration::ZERO, Duration::from_secs(1)]);
+    assert!(
+        *starts.last().unwrap() <= Duration::from_millis(2100),
+        "{starts:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn fractional_rates_are_kept() {
     let starts = starts(Arc::new(RateLimiter::new(0.5)), 3, 1).await;
     assert_eq!(
@@ -86,11 +104,12 @@ async fn throttling_halves_the_rate_and_it_recovers_gradually() {
         25.0,
         "lowered twice within a second"
     );
-    tokio::time::advance(Duration::from_secs(2)).await;
+    // A quarter of the ceiling comes back each second.
+    tokio::time::advance(Duration::from_secs(1)).await;
     let rate = limiter.current_rate();
-    assert!((34.9..=35.1).contains(&rate), "{rate}");
+    assert!((37.4..=37.6).contains(&rate), "{rate}");
     limiter.on_throttled();
-    assert!((17.4..=17.6).contains(&limiter.current_rate()));
+    assert!((18.7..=18.8).contains(&limiter.current_rate()));
     tokio::time::advance(Duration::from_secs(60)).await;
     assert_eq!(limiter.current_rate(), 50.0);
 }

@@ -19,7 +19,7 @@ use crate::broker::headers::{self, ATTEMPTS, ROUND};
 /// How often the consume loop proves it is alive while waiting.
 const BEAT: Duration = Duration::from_secs(1);
 /// How often the jobs queue's consumer count is read.
-const SHARE_POLL: Duration = Duration::from_secs(2);
+const SHARE_POLL: Duration = Duration::from_secs(1);
 /// Consumer tag of this process on the jobs queue.
 const TAG: &str = "face-enroll";
 
