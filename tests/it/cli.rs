@@ -1,9 +1,10 @@
 //! The binary as a user runs it: `simulate` in one process, `enroll` in another.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{KEY_ID, SECRET};
+use crate::process::Running;
 
 const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
 
@@ -17,16 +18,6 @@ fn command(args: &[&str]) -> Command {
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     command
-}
-
-/// A `face-enroll simulate` process, killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn start_simulator() -> (Running, String) {
@@ -45,7 +36,7 @@ fn start_simulator() -> (Running, String) {
         assert!(Instant::now() < deadline, "the simulator did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (Running(child), format!("http://{listen}"))
+    (Running::new(child), format!("http://{listen}"))
 }
 
 #[test]

@@ -267,6 +267,7 @@ async fn the_worker_reads_object_keys_from_an_s3_compatible_server() {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .spawn()
+        .map(crate::process::Running::new)
         .unwrap();
     for (id, key) in [("s3-ok", "alice.jpg"), ("s3-missing", "nobody.jpg")] {
         let body = json!({"job_id": id, "face_group_code": "g", "image": {"key": key}}).to_string();
@@ -295,8 +296,7 @@ async fn the_worker_reads_object_keys_from_an_s3_compatible_server() {
             event["data"].clone(),
         );
     }
-    let _ = worker.kill();
-    let _ = worker.wait();
+    worker.kill();
     assert_eq!(
         statuses["s3-ok"]["status"], "succeeded",
         "{}",

@@ -8,6 +8,7 @@ mod commands;
 mod helpers;
 mod images;
 mod observability;
+mod process;
 mod resilience;
 mod retries;
 mod simulator;

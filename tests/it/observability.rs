@@ -188,7 +188,7 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
     let mut worker = Command::new(env!("CARGO_BIN_EXE_face-enroll"));
     worker.arg("worker").env_clear();
     crate::commands::names(&mut worker, &settings);
-    let mut worker = worker
+    let worker = worker
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", crate::helpers::KEY_ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
         .env("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN)
@@ -198,6 +198,7 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
         .stderr(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
+        .map(crate::process::Running::new)
         .unwrap();
     let image =
         base64::engine::general_purpose::STANDARD.encode(crate::images::fixtures().face.as_slice());
@@ -223,19 +224,11 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
         let event: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
         assert_eq!(event["data"]["status"], "succeeded", "{event}");
     }
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &worker.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let output = tokio::task::spawn_blocking(move || {
-        let _ = worker.wait();
-        worker.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    worker.terminate();
+    let worker = worker.into_child();
+    let output = tokio::task::spawn_blocking(move || worker.wait_with_output().unwrap())
+        .await
+        .unwrap();
     let logs = String::from_utf8_lossy(&output.stderr).to_string()
         + &String::from_utf8_lossy(&output.stdout);
     assert!(logs.contains("log-job-3"), "the job span names the job");

@@ -3,7 +3,7 @@
 //! real binary where a signal is involved.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -16,6 +16,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use serde_json::{Value, json};
 
 use crate::helpers::{KEY_ID, SECRET, jpeg, sim_options, simulator};
+use crate::process::Running;
 use crate::stack::{test_settings, unique};
 
 const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
@@ -191,7 +192,7 @@ fn duplicates(seen: &HashMap<String, usize>) -> usize {
 }
 
 /// The worker binary with `settings` passed as environment variables.
-fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Child {
+fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Running {
     use secrecy::ExposeSecret;
     let a = &settings.amqp;
     let mut command = Command::new(BIN);
@@ -228,7 +229,7 @@ fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Child {
     for (key, value) in extra {
         command.env(key, value);
     }
-    command.spawn().unwrap()
+    Running::new(command.spawn().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,13 +296,11 @@ async fn a_worker_killed_mid_run_and_restarted_loses_no_job() {
         assert!(Instant::now() < deadline, "the worker made no progress");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.kill();
     let mut second = spawn_worker(&settings, &[]);
     let seen = collect(&vhost, &ids, Duration::from_secs(180)).await;
     let elapsed = started.elapsed();
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
     eprintln!(
         "SIGKILL and restart: 2000 jobs, every one with an event, in {:.1} s ({:.0} jobs/s); {} duplicate event(s), {} calls",
         elapsed.as_secs_f64(),
@@ -322,15 +321,12 @@ async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
     let (mut settings, channel) = prepare(&vhost, &sim).await;
     settings.worker.concurrency = 4;
     publish_jobs(&channel, &settings.amqp.jobs_queue, 20).await;
-    let mut worker = spawn_worker(&settings, &[("FACE_ENROLL_AMQP__PREFETCH", "8".into())]);
+    let worker = spawn_worker(&settings, &[("FACE_ENROLL_AMQP__PREFETCH", "8".into())]);
     // Wait until the first calls are under way (the simulator holds each 1.5 s).
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(sim.stats().get("Success"), 0, "no call has finished yet");
-    let killed = Command::new("kill")
-        .args(["-TERM", &worker.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    worker.terminate();
+    let mut worker = worker.into_child();
     let status = tokio::task::spawn_blocking(move || worker.wait().unwrap())
         .await
         .unwrap();
