@@ -13,6 +13,9 @@ use lapin::options::*;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 
+#[path = "../../tests/support/names.rs"]
+mod names;
+
 /// The release binary built with the benchmarks.
 pub const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -117,28 +120,13 @@ pub async fn prepare(settings: &Settings) -> (Connection, Channel, String) {
 
 /// Deletes what [`prepare`] and the worker declared.
 pub async fn clean_up(channel: &Channel, settings: &Settings) {
-    let a = &settings.amqp;
-    let mut queues = vec![
-        a.jobs_queue.clone(),
-        a.dead_letter_queue.clone(),
-        a.results_unrouted.clone(),
-        format!("{}.events", a.jobs_queue),
-    ];
-    queues.extend((1..=settings.retry.max_rounds).map(|n| format!("{}.{n}", a.retry_queue)));
-    for queue in queues {
-        let _ = channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
-    for exchange in [
-        &a.results_exchange,
-        &a.results_unrouted,
-        &a.dead_letter_exchange,
-    ] {
-        let _ = channel
-            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
-    }
+    let events = format!("{}.events", settings.amqp.jobs_queue);
+    let _ = channel
+        .queue_delete(events.as_str().into(), QueueDeleteOptions::default())
+        .await;
+    let _ = Topology::new(&settings.amqp, &settings.retry)
+        .delete(channel)
+        .await;
 }
 
 /// Publishes `bodies` to `queue` with confirms, 1000 at a time.
@@ -182,21 +170,12 @@ pub fn free_port() -> u16 {
 
 /// The worker binary with `settings` as environment variables.
 pub fn spawn_worker(settings: &Settings, metrics_port: u16, extra: &[(&str, String)]) -> Child {
-    let a = &settings.amqp;
     let mut command = Command::new(BIN);
     command
         .arg("worker")
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-        .env("FACE_ENROLL_AMQP__JOBS_QUEUE", &a.jobs_queue)
-        .env("FACE_ENROLL_AMQP__RETRY_QUEUE", &a.retry_queue)
-        .env(
-            "FACE_ENROLL_AMQP__DEAD_LETTER_EXCHANGE",
-            &a.dead_letter_exchange,
-        )
-        .env("FACE_ENROLL_AMQP__DEAD_LETTER_QUEUE", &a.dead_letter_queue)
-        .env("FACE_ENROLL_AMQP__RESULTS_EXCHANGE", &a.results_exchange)
-        .env("FACE_ENROLL_AMQP__RESULTS_UNROUTED", &a.results_unrouted)
+        .envs(names::amqp_name_vars(settings))
         .env(
             "FACE_ENROLL_API__ENDPOINT",
             settings.api.endpoint.clone().unwrap_or_default(),

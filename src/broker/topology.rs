@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, ExchangeKind};
 
@@ -136,6 +139,34 @@ impl Topology {
                 ("x-dead-letter-routing-key", text(&self.jobs_queue)),
             ]);
             queue(channel, name, args).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every queue and exchange of this topology, messages included
+    /// (for the demo and for tests that made their own names).
+    pub async fn delete(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        let retry = self.retry_queues.iter().map(|(name, _)| name);
+        for queue in [
+            &self.jobs_queue,
+            &self.dead_letter_queue,
+            &self.results_unrouted,
+        ]
+        .into_iter()
+        .chain(retry)
+        {
+            channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await?;
+        }
+        for exchange in [
+            &self.results_exchange,
+            &self.results_unrouted,
+            &self.dead_letter_exchange,
+        ] {
+            channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
+use face_enroll::broker::Topology;
 use face_enroll::cloudauth::Credentials;
 use face_enroll::config::Settings;
 use face_enroll::simulate::{Simulator, SimulatorOptions};
@@ -13,11 +14,11 @@ use face_enroll::telemetry::{Health, Metrics};
 use face_enroll::worker::Worker;
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -243,28 +244,10 @@ async fn clean_up(settings: &Settings) -> anyhow::Result<()> {
         ConnectionProperties::default(),
     )
     .await?;
-    let channel: Channel = connection.create_channel().await?;
-    let a = &settings.amqp;
-    let mut queues = vec![
-        a.jobs_queue.clone(),
-        a.dead_letter_queue.clone(),
-        a.results_unrouted.clone(),
-    ];
-    queues.extend((1..=settings.retry.max_rounds).map(|n| format!("{}.{n}", a.retry_queue)));
-    for queue in queues {
-        channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await?;
-    }
-    for exchange in [
-        &a.results_exchange,
-        &a.results_unrouted,
-        &a.dead_letter_exchange,
-    ] {
-        channel
-            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-            .await?;
-    }
+    let channel = connection.create_channel().await?;
+    Topology::new(&settings.amqp, &settings.retry)
+        .delete(&channel)
+        .await?;
     let _ = connection.close(200, "clean".into()).await;
     Ok(())
 }

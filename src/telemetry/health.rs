@@ -57,3 +57,35 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_needs_connection_consumer_and_a_closed_circuit() {
+        let health = Health::default();
+        assert!(!health.ready());
+        health.set_connected(true);
+        health.set_consuming(true);
+        assert!(health.ready());
+        health.set_circuit_open(true);
+        assert!(!health.ready());
+        health.set_circuit_open(false);
+        health.set_connected(false);
+        assert!(!health.ready());
+    }
+
+    #[test]
+    fn a_consume_loop_that_stopped_beating_is_not_alive() {
+        let health = Health::default();
+        assert!(health.alive(), "alive before the loop starts");
+        health.beat();
+        assert!(health.alive());
+        let stalled = now_ms() - STALL_AFTER.as_millis() as u64 - 1;
+        health.heartbeat_ms.store(stalled, Ordering::Relaxed);
+        assert!(!health.alive());
+        health.beat();
+        assert!(health.alive());
+    }
+}

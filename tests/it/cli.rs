@@ -3,21 +3,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{KEY_ID, SECRET};
 use crate::process::Running;
 
-const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
-
 fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    command
+    crate::process::face_enroll(args)
 }
 
 fn start_simulator() -> (Running, String) {

@@ -11,35 +11,15 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Connection, ConnectionProperties};
 use serde_json::json;
 
-use crate::helpers::{KEY_ID, SECRET, sim_options, simulator};
+use crate::helpers::{sim_options, simulator};
 use crate::stack::{AMQP_URL, delete_names, tap, test_settings, unique};
 
-const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
-
 fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-        .env("FACE_ENROLL_LOG__LEVEL", "warn");
-    command
+    crate::process::face_enroll(args)
 }
 
 pub fn names(command: &mut Command, settings: &face_enroll::config::Settings) {
-    let a = &settings.amqp;
-    command
-        .env("FACE_ENROLL_AMQP__JOBS_QUEUE", &a.jobs_queue)
-        .env("FACE_ENROLL_AMQP__RETRY_QUEUE", &a.retry_queue)
-        .env(
-            "FACE_ENROLL_AMQP__DEAD_LETTER_EXCHANGE",
-            &a.dead_letter_exchange,
-        )
-        .env("FACE_ENROLL_AMQP__DEAD_LETTER_QUEUE", &a.dead_letter_queue)
-        .env("FACE_ENROLL_AMQP__RESULTS_EXCHANGE", &a.results_exchange)
-        .env("FACE_ENROLL_AMQP__RESULTS_UNROUTED", &a.results_unrouted);
+    command.envs(crate::helpers::names::amqp_name_vars(settings));
 }
 
 async fn channel() -> lapin::Channel {
@@ -101,19 +81,8 @@ async fn publish_confirms_valid_lines_and_reports_invalid_ones() {
     names(&mut one, &settings);
     assert!(one.output().unwrap().status.success());
     let channel = channel().await;
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    let queue = channel
-        .queue_declare(
-            settings.amqp.jobs_queue.as_str().into(),
-            passive,
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(queue.message_count(), 4);
+    let queue = crate::stack::queue_len(&channel, &settings.amqp.jobs_queue).await;
+    assert_eq!(queue, 4);
     delete_names(&channel, &settings).await;
     let _ = std::fs::remove_dir_all(dir);
 }

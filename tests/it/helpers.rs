@@ -13,6 +13,8 @@ use face_enroll::simulate::{Simulator, SimulatorOptions};
 
 #[path = "../support/jpeg.rs"]
 pub mod jpeg;
+#[path = "../support/names.rs"]
+pub mod names;
 
 pub const KEY_ID: &str = "test-key-id";
 pub const SECRET: &str = "test-secret-Zq8";

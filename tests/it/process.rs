@@ -2,6 +2,26 @@
 
 use std::process::{Child, Command, ExitStatus};
 
+use crate::helpers::{KEY_ID, SECRET};
+
+/// The `face-enroll` binary built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
+
+/// The binary with `args`, a clean environment, the test credentials, and
+/// the repository as working directory (for `samples/`).
+pub fn face_enroll(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env("FACE_ENROLL_LOG__LEVEL", "warn")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
 /// A child process, killed when dropped unless it was taken back.
 pub struct Running(Option<Child>);
 

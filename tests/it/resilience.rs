@@ -203,15 +203,7 @@ fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Running {
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
         .env("FACE_ENROLL_AMQP__URL", a.url.expose_secret())
-        .env("FACE_ENROLL_AMQP__JOBS_QUEUE", &a.jobs_queue)
-        .env("FACE_ENROLL_AMQP__RETRY_QUEUE", &a.retry_queue)
-        .env(
-            "FACE_ENROLL_AMQP__DEAD_LETTER_EXCHANGE",
-            &a.dead_letter_exchange,
-        )
-        .env("FACE_ENROLL_AMQP__DEAD_LETTER_QUEUE", &a.dead_letter_queue)
-        .env("FACE_ENROLL_AMQP__RESULTS_EXCHANGE", &a.results_exchange)
-        .env("FACE_ENROLL_AMQP__RESULTS_UNROUTED", &a.results_unrouted)
+        .envs(crate::helpers::names::amqp_name_vars(settings))
         .env(
             "FACE_ENROLL_API__ENDPOINT",
             settings.api.endpoint.clone().unwrap_or_default(),
@@ -344,21 +336,6 @@ async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
         event_count += 1;
     }
     assert_eq!(event_count, 4, "their events were published before exit");
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    let left = channel
-        .queue_declare(
-            settings.amqp.jobs_queue.as_str().into(),
-            passive,
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        left.message_count(),
-        16,
-        "every other job is back in the queue"
-    );
+    let left = crate::stack::queue_len(&channel, &settings.amqp.jobs_queue).await;
+    assert_eq!(left, 16, "every other job is back in the queue");
 }

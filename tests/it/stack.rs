@@ -201,15 +201,7 @@ impl Stack {
 
     /// Messages waiting in `queue`.
     pub async fn queue_len(&self, queue: &str) -> u32 {
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        self.channel
-            .queue_declare(queue.into(), passive, FieldTable::default())
-            .await
-            .unwrap()
-            .message_count()
+        queue_len(&self.channel, queue).await
     }
 
     /// Takes every message from the dead-letter queue: body and `x-face-enroll-error`.
@@ -296,27 +288,22 @@ pub async fn tap(channel: &Channel, exchange: &str) -> Consumer {
 
 /// Deletes the queues and exchanges named by `settings`.
 pub async fn delete_names(channel: &Channel, settings: &Settings) {
-    let a = &settings.amqp;
-    let mut queues = vec![
-        a.jobs_queue.clone(),
-        a.dead_letter_queue.clone(),
-        a.results_unrouted.clone(),
-    ];
-    queues.extend((1..=settings.retry.max_rounds.max(5)).map(|n| format!("{}.{n}", a.retry_queue)));
-    for queue in queues {
-        let _ = channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
-    for exchange in [
-        &a.results_exchange,
-        &a.results_unrouted,
-        &a.dead_letter_exchange,
-    ] {
-        let _ = channel
-            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
-    }
+    let _ = Topology::new(&settings.amqp, &settings.retry)
+        .delete(channel)
+        .await;
+}
+
+/// Messages ready in `queue`, by a passive declare.
+pub async fn queue_len(channel: &Channel, queue: &str) -> u32 {
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(queue.into(), passive, FieldTable::default())
+        .await
+        .unwrap()
+        .message_count()
 }
 
 /// Polls `condition` every 20 ms until it holds; panics after `limit`.
