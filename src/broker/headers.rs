@@ -2,7 +2,7 @@
 //! reason a copy was dead-lettered.
 
 use lapin::BasicProperties;
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::types::{AMQPValue, LongString};
 
 /// Delay-queue rounds the job has been through.
 pub const ROUND: &str = "x-face-enroll-round";
@@ -48,9 +48,4 @@ pub fn count(n: u32) -> AMQPValue {
 /// A text header value.
 pub fn text(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value))
-}
-
-/// An empty header table, for callers building properties from scratch.
-pub fn empty() -> FieldTable {
-    FieldTable::default()
 }

@@ -43,11 +43,6 @@ impl Publisher {
         Self { channel }
     }
 
-    /// Whether the channel can still publish.
-    pub fn usable(&self) -> bool {
-        self.channel.status().connected()
-    }
-
     /// Publishes and waits for the broker's confirm.
     pub async fn publish(
         &self,

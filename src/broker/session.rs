@@ -122,11 +122,6 @@ impl Session {
         Ok((declared.message_count(), declared.consumer_count()))
     }
 
-    /// Whether the connection is still up.
-    pub fn connected(&self) -> bool {
-        self.connection.status().connected()
-    }
-
     /// Closes the connection; unacked deliveries go back to the queue.
     pub async fn close(&self) {
         let _ = self.connection.close(200, "bye".into()).await;

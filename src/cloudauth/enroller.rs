@@ -52,11 +52,6 @@ impl Enroller {
         self
     }
 
-    /// The shared limiter, to read or steer its rate.
-    pub fn limiter(&self) -> &Arc<RateLimiter> {
-        &self.limiter
-    }
-
     /// The underlying client.
     pub fn client(&self) -> &Client {
         &self.client

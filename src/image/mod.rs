@@ -113,11 +113,6 @@ impl Fetcher {
         })
     }
 
-    /// The configured object store, if any.
-    pub fn store(&self) -> Option<&KeyStore> {
-        self.store.as_ref()
-    }
-
     /// The image bytes, not yet checked against the rules (but the size),
     /// with the memory reserved for them.
     pub async fn fetch(&self, source: &ImageSource) -> Result<(Bytes, Reservation), FetchError> {

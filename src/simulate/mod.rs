@@ -84,11 +84,6 @@ impl Simulator {
         Self::start(TcpListener::bind(addr).await?, options)
     }
 
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Its base URL, for `api.endpoint`.
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)

@@ -103,14 +103,6 @@ impl Circuit {
         !matches!(*self.lock(), State::Closed)
     }
 
-    /// The current pause, when open.
-    pub fn pause(&self) -> Option<Duration> {
-        match *self.lock() {
-            State::Closed => None,
-            State::Open { pause, .. } | State::Probing { pause } => Some(pause),
-        }
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
