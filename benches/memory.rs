@@ -8,8 +8,6 @@
 mod support;
 
 use futures_util::StreamExt;
-use lapin::options::BasicConsumeOptions;
-use lapin::types::FieldTable;
 use serde_json::json;
 use support::*;
 
@@ -72,18 +70,7 @@ async fn run(budget: u64, sim_url: &str, image_url: &str) -> f64 {
             .into_bytes()
     });
     publish(&channel, &settings.amqp.jobs_queue, jobs).await;
-    let mut consumer = channel
-        .basic_consume(
-            events.as_str().into(),
-            "bench".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume events");
+    let mut consumer = consume_events(&channel, &events).await;
     let extra = [
         ("FACE_ENROLL_WORKER__MAX_INFLIGHT_BYTES", budget.to_string()),
         ("FACE_ENROLL_AMQP__PREFETCH", "64".to_owned()),

@@ -132,18 +132,7 @@ async fn worker_run(jobs: usize, concurrency: usize, sim_url: &str, image_url: &
         (0..jobs).map(|n| job(n, image_url, None)),
     )
     .await;
-    let mut consumer = channel
-        .basic_consume(
-            events.as_str().into(),
-            "bench".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume events");
+    let mut consumer = consume_events(&channel, &events).await;
     let mut worker = spawn_worker(
         &settings,
         free_port(),
@@ -250,18 +239,7 @@ async fn latency(jobs: usize, rate: f64, sim_url: &str, image_url: &str) -> (f64
     let metrics_port = free_port();
     let mut worker = spawn_worker(&settings, metrics_port, &[]);
     wait_ready(metrics_port).await;
-    let mut consumer = channel
-        .basic_consume(
-            events.as_str().into(),
-            "bench".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume events");
+    let mut consumer = consume_events(&channel, &events).await;
     let publisher = {
         let (channel, queue, image_url) = (
             channel.clone(),

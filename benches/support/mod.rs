@@ -118,6 +118,23 @@ pub async fn prepare(settings: &Settings) -> (Connection, Channel, String) {
     (connection, channel, events)
 }
 
+/// Consumes the events queue made by [`prepare`], without acks.
+pub async fn consume_events(channel: &Channel, events: &str) -> lapin::Consumer {
+    let options = BasicConsumeOptions {
+        no_ack: true,
+        ..Default::default()
+    };
+    channel
+        .basic_consume(
+            events.into(),
+            "bench".into(),
+            options,
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume events")
+}
+
 /// Deletes what [`prepare`] and the worker declared.
 pub async fn clean_up(channel: &Channel, settings: &Settings) {
     let events = format!("{}.events", settings.amqp.jobs_queue);
