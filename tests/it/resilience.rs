@@ -227,11 +227,7 @@ fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Running {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_every_connection_mid_run_loses_no_job() {
     let vhost = Vhost::new("close-all");
-    let sim = simulator(SimulatorOptions {
-        qps: 0.0,
-        ..sim_options()
-    })
-    .await;
+    let sim = simulator(sim_options()).await;
     let (settings, channel) = prepare(&vhost, &sim).await;
     let ids = publish_jobs(&channel, &settings.amqp.jobs_queue, 2000).await;
     let started = Instant::now();
@@ -274,11 +270,7 @@ async fn closing_every_connection_mid_run_loses_no_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_run_and_restarted_loses_no_job() {
     let vhost = Vhost::new("sigkill");
-    let sim = simulator(SimulatorOptions {
-        qps: 0.0,
-        ..sim_options()
-    })
-    .await;
+    let sim = simulator(sim_options()).await;
     let (settings, channel) = prepare(&vhost, &sim).await;
     let ids = publish_jobs(&channel, &settings.amqp.jobs_queue, 2000).await;
     let started = Instant::now();
@@ -313,9 +305,31 @@ async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
     let (mut settings, channel) = prepare(&vhost, &sim).await;
     settings.worker.concurrency = 4;
     publish_jobs(&channel, &settings.amqp.jobs_queue, 20).await;
-    let worker = spawn_worker(&settings, &[("FACE_ENROLL_AMQP__PREFETCH", "8".into())]);
-    // Wait until the first calls are under way (the simulator holds each 1.5 s).
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = ("FACE_ENROLL_METRICS__LISTEN", format!("127.0.0.1:{port}"));
+    let worker = spawn_worker(
+        &settings,
+        &[("FACE_ENROLL_AMQP__PREFETCH", "8".into()), listen],
+    );
+    // Wait until 4 jobs are in flight, then a little more so their calls are
+    // under way (the simulator holds each 1.5 s).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = match reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains("\nface_enroll_jobs_in_flight 4\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "4 jobs never were in flight");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sim.stats().get("Success"), 0, "no call has finished yet");
     worker.terminate();
     let mut worker = worker.into_child();
