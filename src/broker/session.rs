@@ -17,6 +17,10 @@ use rand::Rng;
 use super::publisher::Publisher;
 use super::topology::{Topology, TopologyError};
 
+/// How long a broker reply may take when stopping (cancel, close) before the
+/// worker goes on without it.
+const BROKER_REPLY: Duration = Duration::from_secs(5);
+
 /// Why a session could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -99,9 +103,13 @@ impl Session {
 
     /// Stops the consumer: no new deliveries arrive; unacked ones stay unacked.
     pub async fn cancel(&self, tag: &str) -> Result<(), lapin::Error> {
-        self.consume
-            .basic_cancel(tag.into(), BasicCancelOptions::default())
-            .await
+        let cancel = self
+            .consume
+            .basic_cancel(tag.into(), BasicCancelOptions::default());
+        match tokio::time::timeout(BROKER_REPLY, cancel).await {
+            Ok(result) => result,
+            Err(_) => Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()),
+        }
     }
 
     /// The publishing channel.
@@ -124,7 +132,8 @@ impl Session {
 
     /// Closes the connection; unacked deliveries go back to the queue.
     pub async fn close(&self) {
-        let _ = self.connection.close(200, "bye".into()).await;
+        let close = self.connection.close(200, "bye".into());
+        let _ = tokio::time::timeout(BROKER_REPLY, close).await;
     }
 }
 

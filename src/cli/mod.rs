@@ -45,6 +45,9 @@ enum Command {
 /// Exit status for bad usage or settings.
 const EXIT_USAGE: u8 = 2;
 
+/// How long background tasks get to end once a command is done.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs the command line and returns the process's exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -65,7 +68,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, settings)) {
+    let result = runtime.block_on(run(cli.command, settings));
+    // Whatever a library left running must not keep the process alive.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    match result {
         Ok(code) => code,
         Err(e) => {
             if let Some(config) = e.downcast_ref::<ConfigError>() {

@@ -31,9 +31,16 @@ impl Worker {
         session: Arc<Session>,
         shutdown: &CancellationToken,
     ) -> Result<(), lapin::Error> {
-        let mut consumer = session.consume(&self.topology.jobs_queue, TAG).await?;
-        // Counting ourselves among the consumers before the first call.
-        self.tenant_share().update(&session).await?;
+        let start = async {
+            let consumer = session.consume(&self.topology.jobs_queue, TAG).await?;
+            // Counting ourselves among the consumers before the first call.
+            self.tenant_share().update(&session).await?;
+            Ok::<_, lapin::Error>(consumer)
+        };
+        let mut consumer = tokio::select! {
+            consumer = start => consumer?,
+            () = shutdown.cancelled() => return Ok(()),
+        };
         self.set_connected(true);
         self.health.set_consuming(true);
         tracing::info!(queue = %self.topology.jobs_queue, concurrency = self.concurrency, "consuming");
