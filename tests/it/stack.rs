@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use face_enroll::broker::Topology;
-use face_enroll::config::Settings;
+use face_enroll::config::{RetrySettings, Settings};
 use face_enroll::simulate::{Simulator, SimulatorOptions};
 use face_enroll::telemetry::{Health, Metrics};
 use face_enroll::worker::{Worker, WorkerError};
@@ -84,7 +84,9 @@ impl Stack {
         let mut settings = test_settings(&unique(name));
         settings.api.endpoint = Some(sim.url());
         tweak(&mut settings);
-        let connection = Connection::connect(AMQP_URL, ConnectionProperties::default())
+        // The test's own connection goes to the same vhost as the worker's.
+        let url = secrecy::ExposeSecret::expose_secret(&settings.amqp.url).to_owned();
+        let connection = Connection::connect(&url, ConnectionProperties::default())
             .await
             .unwrap();
         let channel = connection.create_channel().await.unwrap();
@@ -286,11 +288,12 @@ pub async fn tap(channel: &Channel, exchange: &str) -> Consumer {
         .unwrap()
 }
 
-/// Deletes the queues and exchanges named by `settings`.
+/// Deletes the queues and exchanges named by `settings`, with every delay
+/// queue a worker at the default `retry.max_rounds` declares.
 pub async fn delete_names(channel: &Channel, settings: &Settings) {
-    let _ = Topology::new(&settings.amqp, &settings.retry)
-        .delete(channel)
-        .await;
+    let mut retry = settings.retry.clone();
+    retry.max_rounds = retry.max_rounds.max(RetrySettings::default().max_rounds);
+    let _ = Topology::new(&settings.amqp, &retry).delete(channel).await;
 }
 
 /// Messages ready in `queue`, by a passive declare.
