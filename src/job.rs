@@ -117,6 +117,15 @@ pub struct Echo {
 }
 
 impl Job {
+    /// The fields a failed event echoes, for a job found bad after parsing.
+    pub fn echo(&self) -> Echo {
+        Echo {
+            face_group_code: Some(self.face_group_code.to_string()),
+            merchant_user_id: self.merchant_user_id.as_ref().map(ToString::to_string),
+            metadata: self.metadata.clone(),
+        }
+    }
+
     /// Parses a delivery's body; `content_type` tells a CloudEvents envelope.
     pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Self, BadJob> {
         let bad = |reason: &str| BadJob {

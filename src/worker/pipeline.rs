@@ -148,7 +148,7 @@ impl Pipeline {
                 let bad = BadJob {
                     reason: detail,
                     job_id: Some(job.job_id.clone()),
-                    echo: Box::new(echo(&job)),
+                    echo: Box::new(job.echo()),
                 };
                 return self.dead_letter(bad, incoming);
             }
@@ -321,14 +321,6 @@ fn classify(reply: Reply) -> Result<(bool, Reply), Failure> {
             detail: reply.describe(),
             reply: Some(Box::new(reply)),
         }),
-    }
-}
-
-fn echo(job: &Job) -> crate::job::Echo {
-    crate::job::Echo {
-        face_group_code: Some(job.face_group_code.to_string()),
-        merchant_user_id: job.merchant_user_id.as_ref().map(ToString::to_string),
-        metadata: job.metadata.clone(),
     }
 }
 
