@@ -350,6 +350,13 @@ async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
         event_count += 1;
     }
     assert_eq!(event_count, 4, "their events were published before exit");
-    let left = crate::stack::queue_len(&channel, &settings.amqp.jobs_queue).await;
+    // The broker requeues the unacked deliveries once it has seen the
+    // connection go, which it does on its own time after the process exits.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut left = crate::stack::queue_len(&channel, &settings.amqp.jobs_queue).await;
+    while left < 16 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = crate::stack::queue_len(&channel, &settings.amqp.jobs_queue).await;
+    }
     assert_eq!(left, 16, "every other job is back in the queue");
 }
