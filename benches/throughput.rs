@@ -1,8 +1,10 @@
 //! Pipeline throughput on the local RabbitMQ: the worker process against the
 //! simulator with no QPS limit and a loopback image server, beside a bare
 //! consume → publish-confirmed → ack loop on the same broker as the ceiling.
-//! Also the latency from publish to event at half the measured throughput,
-//! and throughput against `worker.concurrency`, drawn as an SVG.
+//! The same jobs sent as URL (no download, no picture in the call) show what
+//! the image bytes cost. Also the latency from publish to event at half the
+//! measured throughput, and throughput against `worker.concurrency`, drawn as
+//! an SVG.
 //!
 //! Run: `cargo bench --bench throughput` (options: `--jobs N --runs N`).
 
@@ -43,12 +45,16 @@ async fn main() {
     let image_url = image_server(image).await;
     let (mut simulator, sim_url) = spawn_simulator(&["--qps", "0"]);
 
-    let (mut baseline, mut ours, mut cpu, mut rss) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (downloaded, by_url) = (
+        image_field(&image_url, false),
+        image_field(&image_url, true),
+    );
+    let (mut baseline, mut ours, mut cpu, mut rss, mut url_only) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 1..=runs {
         let bare = bare_loop(jobs).await;
         let sim_cpu = cpu_seconds(simulator.id());
-        let worker = worker_run(jobs, CONCURRENCY, &sim_url, &image_url).await;
+        let worker = worker_run(jobs, CONCURRENCY, &sim_url, &downloaded).await;
         let sim_per_1000 = (cpu_seconds(simulator.id()) - sim_cpu) / jobs as f64 * 1000.0;
         println!(
             "run {run}: bare loop {bare:.0} jobs/s; worker {:.0} jobs/s (ratio {:.2}), {:.2} CPU s per 1000 jobs (simulator {sim_per_1000:.2}), peak RSS {:.0} MiB",
@@ -57,12 +63,26 @@ async fn main() {
             worker.cpu_per_1000,
             worker.peak_rss_mib
         );
+        let sim_cpu = cpu_seconds(simulator.id());
+        let no_bytes = worker_run(jobs, CONCURRENCY, &sim_url, &by_url).await;
+        let sim_per_1000 = (cpu_seconds(simulator.id()) - sim_cpu) / jobs as f64 * 1000.0;
+        println!(
+            "run {run}: the same jobs sent as URL (no image bytes): {:.0} jobs/s (ratio {:.2}), {:.2} CPU s per 1000 jobs (simulator {sim_per_1000:.2})",
+            no_bytes.jobs_per_second,
+            no_bytes.jobs_per_second / bare,
+            no_bytes.cpu_per_1000,
+        );
         baseline.push(bare);
         ours.push(worker.jobs_per_second);
         cpu.push(worker.cpu_per_1000);
         rss.push(worker.peak_rss_mib);
+        url_only.push(no_bytes.jobs_per_second);
     }
-    let (bare, worker) = (median(&mut baseline), median(&mut ours));
+    let (bare, worker, no_bytes) = (
+        median(&mut baseline),
+        median(&mut ours),
+        median(&mut url_only),
+    );
     println!(
         "\nmedian of {runs}: bare loop {bare:.0} jobs/s; worker {worker:.0} jobs/s; ratio {:.2} (target >= 0.5)",
         worker / bare
@@ -71,6 +91,10 @@ async fn main() {
         "median CPU {:.2} s per 1000 jobs; median peak RSS {:.0} MiB",
         median(&mut cpu),
         median(&mut rss)
+    );
+    println!(
+        "median sent as URL (no image bytes): {no_bytes:.0} jobs/s; ratio {:.2}",
+        no_bytes / bare
     );
 
     let rate = worker / 2.0;
@@ -85,7 +109,7 @@ async fn main() {
         let mut rates: Vec<f64> = Vec::new();
         for _ in 0..runs {
             rates.push(
-                worker_run(n, concurrency, &sim_url, &image_url)
+                worker_run(n, concurrency, &sim_url, &downloaded)
                     .await
                     .jobs_per_second,
             );
@@ -111,15 +135,24 @@ struct WorkerRun {
     peak_rss_mib: f64,
 }
 
-fn job(n: usize, image_url: &str, sent_at_us: Option<u128>) -> Vec<u8> {
+/// The job's `image` field: the picture downloaded, or only its URL passed on.
+fn image_field(url: &str, send_as_url: bool) -> Value {
+    if send_as_url {
+        json!({ "url": url, "send_as_url": true })
+    } else {
+        json!({ "url": url })
+    }
+}
+
+fn job(n: usize, image: &Value, sent_at_us: Option<u128>) -> Vec<u8> {
     let metadata = sent_at_us.map(|t| json!({ "sent_at_us": t.to_string() }));
-    json!({"job_id": format!("bench-{n}"), "face_group_code": "bench", "image": {"url": image_url}, "metadata": metadata})
+    json!({"job_id": format!("bench-{n}"), "face_group_code": "bench", "image": image, "metadata": metadata})
         .to_string()
         .into_bytes()
 }
 
 /// Preloads `jobs`, starts a worker, and times the events from the first to the last.
-async fn worker_run(jobs: usize, concurrency: usize, sim_url: &str, image_url: &str) -> WorkerRun {
+async fn worker_run(jobs: usize, concurrency: usize, sim_url: &str, image: &Value) -> WorkerRun {
     let mut settings = settings("throughput");
     settings.api.endpoint = Some(sim_url.to_owned());
     settings.api.qps_limit = 0.0;
@@ -129,7 +162,7 @@ async fn worker_run(jobs: usize, concurrency: usize, sim_url: &str, image_url: &
     publish(
         &channel,
         &settings.amqp.jobs_queue,
-        (0..jobs).map(|n| job(n, image_url, None)),
+        (0..jobs).map(|n| job(n, image, None)),
     )
     .await;
     let mut consumer = consume_events(&channel, &events).await;
@@ -161,7 +194,7 @@ async fn worker_run(jobs: usize, concurrency: usize, sim_url: &str, image_url: &
 async fn bare_loop(jobs: usize) -> f64 {
     let settings = settings("bare");
     let (_connection, channel, _events) = prepare(&settings).await;
-    let body = job(0, "http://127.0.0.1/face.jpg", None);
+    let body = job(0, &image_field("http://127.0.0.1/face.jpg", false), None);
     publish(
         &channel,
         &settings.amqp.jobs_queue,
@@ -250,7 +283,7 @@ async fn latency(jobs: usize, rate: f64, sim_url: &str, image_url: &str) -> (f64
             let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
             for n in 0..jobs {
                 every.tick().await;
-                let body = job(n, &image_url, Some(now_us()));
+                let body = job(n, &image_field(&image_url, false), Some(now_us()));
                 channel
                     .basic_publish(
                         "".into(),
