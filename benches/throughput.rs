@@ -171,11 +171,17 @@ async fn worker_run(jobs: usize, concurrency: usize, sim_url: &str, image: &Valu
         free_port(),
         &[("FACE_ENROLL_AMQP__PREFETCH", PREFETCH.to_string())],
     );
-    let first = consumer.next().await.expect("an event").expect("delivery");
-    let _ = first;
+    let succeeded = |delivery: &lapin::message::Delivery| {
+        assert_eq!(
+            delivery.routing_key.as_str(),
+            "face.enrollment.succeeded",
+            "every job of the benchmark succeeds"
+        );
+    };
+    succeeded(&consumer.next().await.expect("an event").expect("delivery"));
     let (started, cpu_start) = (Instant::now(), cpu_seconds(worker.id()));
     for _ in 1..jobs {
-        consumer.next().await.expect("an event").expect("delivery");
+        succeeded(&consumer.next().await.expect("an event").expect("delivery"));
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(worker.id()) - cpu_start;
