@@ -11,8 +11,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use support::*;
 
-#[path = "../tests/support/jpeg.rs"]
-mod jpeg;
+use face_enroll_fixtures::jpeg;
 
 const MIB: f64 = 1024.0 * 1024.0;
 

@@ -14,8 +14,7 @@ use face_enroll::image::rules;
 use face_enroll::job::Job;
 use serde_json::json;
 
-#[path = "../tests/support/jpeg.rs"]
-mod jpeg;
+use face_enroll_fixtures::jpeg;
 
 fn signing(c: &mut Criterion) {
     let picture: Arc<str> = base64::engine::general_purpose::STANDARD

@@ -12,8 +12,7 @@ use face_enroll::config::{ApiSettings, SignatureVersion};
 use face_enroll::image::CheckedImage;
 use face_enroll::simulate::{Simulator, SimulatorOptions};
 
-#[path = "../tests/support/jpeg.rs"]
-mod jpeg;
+use face_enroll_fixtures::jpeg;
 
 const RUNS: usize = 3;
 const RUN_TIME: Duration = Duration::from_secs(4);

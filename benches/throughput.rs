@@ -22,8 +22,7 @@ use serde_json::{Value, json};
 use support::*;
 use tokio::sync::Semaphore;
 
-#[path = "../tests/support/jpeg.rs"]
-mod jpeg;
+use face_enroll_fixtures::jpeg;
 
 /// The worker's settings under test, as the defaults but without a rate limit.
 const CONCURRENCY: usize = 32;

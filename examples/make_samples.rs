@@ -2,8 +2,7 @@
 //! the service's rules and one landscape image that does not (for the demo's
 //! invalid job). Run with `cargo run --example make_samples`.
 
-#[path = "../tests/support/jpeg.rs"]
-mod jpeg;
+use face_enroll_fixtures::jpeg;
 
 fn main() -> std::io::Result<()> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");

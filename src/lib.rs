@@ -27,3 +27,7 @@ pub mod retry;
 pub mod simulate;
 pub mod telemetry;
 pub mod worker;
+
+/// Sent as `user-agent` on every HTTP request (API calls, image downloads), so
+/// the other side's logs can tell who called.
+pub const USER_AGENT: &str = concat!("face-enroll/", env!("CARGO_PKG_VERSION"));

@@ -13,9 +13,6 @@ use lapin::options::*;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 
-#[path = "../../tests/support/names.rs"]
-mod names;
-
 /// The release binary built with the benchmarks.
 pub const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -192,7 +189,7 @@ pub fn spawn_worker(settings: &Settings, metrics_port: u16, extra: &[(&str, Stri
         .arg("worker")
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-        .envs(names::amqp_name_vars(settings))
+        .envs(settings.amqp.name_vars())
         .env(
             "FACE_ENROLL_API__ENDPOINT",
             settings.api.endpoint.clone().unwrap_or_default(),

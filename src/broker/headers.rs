@@ -12,7 +12,7 @@ pub const ATTEMPTS: &str = "x-face-enroll-attempts";
 pub const ERROR: &str = "x-face-enroll-error";
 
 /// A numeric header, 0 when absent or not a non-negative integer.
-pub fn read_count(properties: &BasicProperties, name: &str) -> u32 {
+pub(super) fn read_count(properties: &BasicProperties, name: &str) -> u32 {
     let value = properties
         .headers()
         .as_ref()
@@ -32,7 +32,10 @@ pub fn read_count(properties: &BasicProperties, name: &str) -> u32 {
 }
 
 /// The same properties with the given headers set (others kept).
-pub fn with_headers(properties: &BasicProperties, set: &[(&str, AMQPValue)]) -> BasicProperties {
+pub(super) fn with_headers(
+    properties: &BasicProperties,
+    set: &[(&str, AMQPValue)],
+) -> BasicProperties {
     let mut headers = properties.headers().clone().unwrap_or_default();
     for (name, value) in set {
         headers.insert((*name).into(), value.clone());
@@ -41,11 +44,11 @@ pub fn with_headers(properties: &BasicProperties, set: &[(&str, AMQPValue)]) -> 
 }
 
 /// A count as a header value.
-pub fn count(n: u32) -> AMQPValue {
+pub(super) fn count(n: u32) -> AMQPValue {
     AMQPValue::LongLongInt(i64::from(n))
 }
 
 /// A text header value.
-pub fn text(value: &str) -> AMQPValue {
+pub(super) fn text(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value))
 }

@@ -1,13 +1,25 @@
-//! RabbitMQ: sessions (connection, channels, consumer), the topology, and
-//! confirmed publishing.
+//! RabbitMQ: sessions (connection, channels, consumer), the topology, the
+//! deliveries taken and the messages published with confirms, and a small
+//! client for the commands, tests and benchmarks that talk to the broker.
 //!
-//! Knows nothing of faces or jobs: it moves bytes and properties.
+//! Knows nothing of faces or jobs: it moves bytes, properties and the
+//! worker's own headers. Every `lapin` type stays inside this module but for
+//! the properties a caller may read.
 
-pub mod headers;
+pub mod client;
+mod ended;
+mod headers;
+mod inbound;
+mod message;
 pub mod publisher;
 pub mod session;
 pub mod topology;
 
-pub use publisher::{Outgoing, PublishError, Publisher};
-pub use session::{Session, SessionError, SessionOptions};
+pub use client::{Client, Received, Tap};
+pub use ended::SessionEnded;
+pub use headers::{ATTEMPTS, ERROR, ROUND};
+pub use inbound::Inbound;
+pub use message::Message;
+pub use publisher::{PublishError, PublishFailed, Publisher};
+pub use session::{Deliveries, Session, SessionError, SessionOptions};
 pub use topology::{Topology, TopologyError};

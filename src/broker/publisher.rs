@@ -1,76 +1,142 @@
 //! Publishing with publisher confirms: a message counts as sent only when the
-//! broker has confirmed it.
+//! broker has confirmed it. A nack or an unroutable message is tried again a
+//! bounded number of times; a dead channel ends at once.
+
+use std::time::Duration;
 
 use lapin::options::BasicPublishOptions;
-use lapin::{BasicProperties, Channel, Confirmation};
+use lapin::{Channel, Confirmation};
+use tokio_util::sync::CancellationToken;
 
-/// Why a publish did not get a positive confirm.
+use super::SessionEnded;
+use super::message::Message;
+use crate::retry::Backoff;
+use crate::telemetry::{Metrics, PublishResult};
+
+/// Tries of one message before [`PublishFailed::Refused`].
+pub const PUBLISH_TRIES: u32 = 8;
+/// Waits between tries: about 11 s in all at most.
+const REPUBLISH: Backoff = Backoff {
+    first: Duration::from_millis(100),
+    max: Duration::from_secs(5),
+};
+/// Longest wait for the broker's confirm of one publish.
+const CONFIRM_WITHIN: Duration = Duration::from_secs(30);
+
+/// Why one try did not get a positive confirm.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     /// The broker refused to take the message (nack); worth retrying.
     #[error("the broker did not accept the message (nack)")]
     Nacked,
     /// The message was mandatory and nothing routed it.
-    #[error("no queue is bound to route the message to {0}")]
-    Unroutable(String),
-    /// The channel or connection failed; the delivery will come again.
-    #[error("the broker channel failed: {0}")]
-    Channel(#[from] lapin::Error),
+    #[error(
+        "no queue is bound to route the message to exchange {exchange:?} with key {routing_key:?}"
+    )]
+    Unroutable {
+        /// Where it was sent.
+        exchange: String,
+        /// With this key.
+        routing_key: String,
+    },
+    /// The channel or connection failed.
+    #[error(transparent)]
+    Session(#[from] SessionEnded),
 }
 
-/// A channel in confirm mode.
+/// Why [`Publisher::publish_confirmed`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishFailed {
+    /// Every try was nacked or unroutable; the last reason follows.
+    #[error("not confirmed after {PUBLISH_TRIES} tries: {0}")]
+    Refused(PublishError),
+    /// The session ended; the broker will deliver the job again.
+    #[error(transparent)]
+    Session(#[from] SessionEnded),
+}
+
+/// A channel in confirm mode, shared by every job of a session.
 #[derive(Clone)]
 pub struct Publisher {
+    /// In confirm mode since the session opened.
     channel: Channel,
-}
-
-/// One message to publish.
-#[derive(Debug, Clone, Copy)]
-pub struct Outgoing<'a> {
-    /// Exchange, `""` for the default exchange.
-    pub exchange: &'a str,
-    /// Routing key (a queue name on the default exchange).
-    pub routing_key: &'a str,
-    /// The body.
-    pub body: &'a [u8],
-    /// Report an unroutable message instead of dropping it.
-    pub mandatory: bool,
+    /// Counts each try's result.
+    metrics: Metrics,
 }
 
 impl Publisher {
     /// Wraps a channel already put in confirm mode.
-    pub fn new(channel: Channel) -> Self {
-        Self { channel }
+    pub fn new(channel: Channel, metrics: Metrics) -> Self {
+        Self { channel, metrics }
     }
 
-    /// Publishes and waits for the broker's confirm.
-    pub async fn publish(
+    /// Publishes until the broker confirms, at most [`PUBLISH_TRIES`] times
+    /// with jittered backoff between; ends early when `lost` is cancelled.
+    pub async fn publish_confirmed(
         &self,
-        message: Outgoing<'_>,
-        properties: BasicProperties,
-    ) -> Result<(), PublishError> {
+        message: &Message,
+        lost: &CancellationToken,
+    ) -> Result<(), PublishFailed> {
+        let mut tries = 0;
+        loop {
+            let error = match self.publish_once(message).await {
+                Ok(()) => return Ok(()),
+                Err(PublishError::Session(ended)) => return Err(ended.into()),
+                Err(e) => e,
+            };
+            tries += 1;
+            if tries >= PUBLISH_TRIES {
+                return Err(PublishFailed::Refused(error));
+            }
+            tracing::warn!(error = %error, exchange = %message.exchange, routing_key = %message.routing_key, "publish not confirmed; retrying");
+            tokio::select! {
+                () = tokio::time::sleep(REPUBLISH.jittered(tries - 1)) => {}
+                () = lost.cancelled() => return Err(SessionEnded::Lost.into()),
+            }
+        }
+    }
+
+    /// Publishes once and waits for the broker's confirm.
+    pub async fn publish_once(&self, message: &Message) -> Result<(), PublishError> {
         let options = BasicPublishOptions {
-            mandatory: message.mandatory,
+            mandatory: true,
             ..Default::default()
         };
-        let confirm = self
-            .channel
-            .basic_publish(
-                message.exchange.into(),
-                message.routing_key.into(),
-                options,
-                message.body,
-                properties,
-            )
-            .await?
-            .await?;
-        match confirm {
-            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
-            Confirmation::Ack(Some(_)) => Err(PublishError::Unroutable(format!(
-                "exchange {:?} with key {:?}",
-                message.exchange, message.routing_key
-            ))),
-            Confirmation::Nack(_) => Err(PublishError::Nacked),
-        }
+        let confirm = async {
+            self.channel
+                .basic_publish(
+                    message.exchange.as_str().into(),
+                    message.routing_key.as_str().into(),
+                    options,
+                    &message.body,
+                    message.properties.clone(),
+                )
+                .await?
+                .await
+        };
+        let confirm = match tokio::time::timeout(CONFIRM_WITHIN, confirm).await {
+            Ok(confirm) => confirm.map_err(SessionEnded::Channel)?,
+            Err(_) => return Err(SessionEnded::Unresponsive("a publisher confirm").into()),
+        };
+        let result = confirmation(confirm, message);
+        let outcome = match &result {
+            Ok(()) => PublishResult::Confirmed,
+            Err(PublishError::Unroutable { .. }) => PublishResult::Unroutable,
+            Err(_) => PublishResult::Nacked,
+        };
+        self.metrics.published(outcome);
+        result
+    }
+}
+
+/// What the broker's confirm says of `message`.
+pub(super) fn confirmation(confirm: Confirmation, message: &Message) -> Result<(), PublishError> {
+    match confirm {
+        Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
+        Confirmation::Ack(Some(_)) => Err(PublishError::Unroutable {
+            exchange: message.exchange.clone(),
+            routing_key: message.routing_key.clone(),
+        }),
+        Confirmation::Nack(_) => Err(PublishError::Nacked),
     }
 }

@@ -6,16 +6,19 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use lapin::options::{
     BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
     QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties, Consumer};
-use rand::Rng;
 
+use super::SessionEnded;
+use super::inbound::Inbound;
 use super::publisher::Publisher;
 use super::topology::{Topology, TopologyError};
+use crate::telemetry::Metrics;
 
 /// How long a broker reply may take when stopping (cancel, close) before the
 /// worker goes on without it.
@@ -41,9 +44,9 @@ impl SessionError {
 }
 
 /// What a session needs to know.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionOptions {
-    /// The broker URL (a secret: never logged).
+    /// The broker URL; holds the password, so never logged or shown by `Debug`.
     pub url: String,
     /// Declare the topology on open.
     pub declare_topology: bool,
@@ -53,17 +56,52 @@ pub struct SessionOptions {
     pub connection_name: String,
 }
 
+impl std::fmt::Debug for SessionOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionOptions")
+            .field("url", &"(not shown)")
+            .field("declare_topology", &self.declare_topology)
+            .field("prefetch", &self.prefetch)
+            .field("connection_name", &self.connection_name)
+            .finish()
+    }
+}
+
 /// An open connection with its channels.
 pub struct Session {
+    /// Closed on drop of the session by [`Session::close`]; its loss ends every channel.
     connection: Connection,
+    /// Carries the consumer and its QoS; acks go back on it.
     consume: Channel,
+    /// Passive declares for the consumer count, kept off the consume channel
+    /// so a slow answer never holds up deliveries.
     poll: Channel,
+    /// The confirm-mode channel every event and copy goes out on.
     publisher: Publisher,
+}
+
+/// The deliveries of one consumer.
+pub struct Deliveries(Consumer);
+
+impl Deliveries {
+    /// The next delivery; an error when the channel failed or the broker
+    /// cancelled the consumer.
+    pub async fn next(&mut self) -> Result<Inbound, SessionEnded> {
+        match self.0.next().await {
+            Some(Ok(delivery)) => Ok(Inbound::new(delivery)),
+            Some(Err(e)) => Err(SessionEnded::Channel(e)),
+            None => Err(SessionEnded::ConsumerCancelled),
+        }
+    }
 }
 
 impl Session {
     /// Connects, declares (when asked), and prepares the channels.
-    pub async fn open(options: &SessionOptions, topology: &Topology) -> Result<Self, SessionError> {
+    pub async fn open(
+        options: &SessionOptions,
+        topology: &Topology,
+        metrics: &Metrics,
+    ) -> Result<Self, SessionError> {
         let properties = ConnectionProperties::default()
             .with_connection_name(options.connection_name.as_str().into());
         let connection = Connection::connect(&options.url, properties).await?;
@@ -85,30 +123,32 @@ impl Session {
             connection,
             consume,
             poll,
-            publisher: Publisher::new(publish),
+            publisher: Publisher::new(publish, metrics.clone()),
         })
     }
 
     /// Starts consuming `queue`.
-    pub async fn consume(&self, queue: &str, tag: &str) -> Result<Consumer, lapin::Error> {
-        self.consume
+    pub async fn consume(&self, queue: &str, tag: &str) -> Result<Deliveries, SessionEnded> {
+        let consumer = self
+            .consume
             .basic_consume(
                 queue.into(),
                 tag.into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
             )
-            .await
+            .await?;
+        Ok(Deliveries(consumer))
     }
 
     /// Stops the consumer: no new deliveries arrive; unacked ones stay unacked.
-    pub async fn cancel(&self, tag: &str) -> Result<(), lapin::Error> {
+    pub async fn cancel(&self, tag: &str) -> Result<(), SessionEnded> {
         let cancel = self
             .consume
             .basic_cancel(tag.into(), BasicCancelOptions::default());
         match tokio::time::timeout(BROKER_REPLY, cancel).await {
-            Ok(result) => result,
-            Err(_) => Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()),
+            Ok(result) => Ok(result?),
+            Err(_) => Err(SessionEnded::Unresponsive("the consumer cancel")),
         }
     }
 
@@ -118,7 +158,7 @@ impl Session {
     }
 
     /// Messages ready and consumers attached on `queue`, by a passive declare.
-    pub async fn queue_counts(&self, queue: &str) -> Result<(u32, u32), lapin::Error> {
+    pub async fn queue_counts(&self, queue: &str) -> Result<(u32, u32), SessionEnded> {
         let options = QueueDeclareOptions {
             passive: true,
             ..Default::default()
@@ -135,14 +175,4 @@ impl Session {
         let close = self.connection.close(200, "bye".into());
         let _ = tokio::time::timeout(BROKER_REPLY, close).await;
     }
-}
-
-/// Delay before reconnect attempt `n` (0-based): full jitter under a ceiling
-/// growing from 100 ms to 10 s.
-pub fn reconnect_delay(n: u32) -> Duration {
-    let ceiling = Duration::from_millis(100)
-        .saturating_mul(2u32.saturating_pow(n.min(10)))
-        .min(Duration::from_secs(10));
-    let ms = u64::try_from(ceiling.as_millis()).unwrap_or(10_000);
-    Duration::from_millis(rand::rng().random_range(ms / 4..=ms))
 }

@@ -82,10 +82,13 @@ impl Topology {
         }
     }
 
-    /// The delay queue of `round` (1-based), or the last one past the end.
-    pub fn retry_queue(&self, round: u32) -> Option<&str> {
-        let index = usize::try_from(round.max(1) - 1).ok()?;
-        self.retry_queues.get(index).map(|(name, _)| name.as_str())
+    /// The delay queue of `round` (1-based); the jobs queue itself when there
+    /// is no such round (`retry.max_rounds = 0`).
+    pub fn delay_queue(&self, round: u32) -> &str {
+        let index = usize::try_from(round.max(1) - 1).unwrap_or(usize::MAX);
+        self.retry_queues
+            .get(index)
+            .map_or(self.jobs_queue.as_str(), |(name, _)| name.as_str())
     }
 
     /// Declares every name; idempotent when they exist as declared.

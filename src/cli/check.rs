@@ -3,13 +3,10 @@
 
 use std::process::ExitCode;
 
-use face_enroll::broker::Topology;
+use face_enroll::broker::{Client as Broker, Topology};
 use face_enroll::cloudauth::{Client, Credentials};
 use face_enroll::config::Settings;
 use face_enroll::image::KeyStore;
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use secrecy::ExposeSecret;
 
 /// Validate the settings and reach the broker, the API endpoint and the object
@@ -44,37 +41,25 @@ async fn credentials() -> Result<String, String> {
 }
 
 async fn broker(settings: &Settings) -> Result<String, String> {
-    let connection = Connection::connect(
-        settings.amqp.url.expose_secret(),
-        ConnectionProperties::default(),
-    )
-    .await
-    .map_err(|e| format!("cannot connect to amqp.url: {e}"))?;
-    let channel = connection
-        .create_channel()
+    let broker = Broker::connect(settings.amqp.url.expose_secret())
         .await
-        .map_err(|e| e.to_string())?;
-    let note = if settings.amqp.declare_topology {
-        let topology = Topology::new(&settings.amqp, &settings.retry);
-        topology
-            .declare(&channel)
+        .map_err(|e| format!("cannot connect to amqp.url: {e}"))?;
+    let checked = if settings.amqp.declare_topology {
+        broker
+            .declare(&Topology::new(&settings.amqp, &settings.retry))
             .await
-            .map_err(|e| e.to_string())?;
-        " (topology declared)".to_owned()
+            .map(|()| " (topology declared)".to_owned())
+            .map_err(|e| e.to_string())
     } else {
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
         let queue = &settings.amqp.jobs_queue;
-        channel
-            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+        broker
+            .queue_len(queue)
             .await
-            .map_err(|e| format!("the jobs queue {queue} is not there: {e}"))?;
-        format!(" (queue {queue} exists)")
+            .map(|_| format!(" (queue {queue} exists)"))
+            .map_err(|e| format!("the jobs queue {queue} is not there: {e}"))
     };
-    let _ = connection.close(200, "checked".into()).await;
-    Ok(note)
+    broker.close().await;
+    checked
 }
 
 async fn endpoint(settings: &Settings) -> Result<String, String> {

@@ -6,19 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
-use face_enroll::broker::Topology;
+use face_enroll::broker::{Client, Message, Topology};
 use face_enroll::cloudauth::Credentials;
 use face_enroll::config::Settings;
 use face_enroll::simulate::{Simulator, SimulatorOptions};
 use face_enroll::telemetry::{Health, Metrics};
 use face_enroll::worker::Worker;
-use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -42,7 +35,12 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// arrives and a summary. Uses its own uniquely named queues and exchanges and
 /// deletes them at the end. Exits 0 when every event arrived.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Also show the worker's own logs (on stderr, at log.level); without
+    /// this only errors are logged, so the events stay readable.
+    #[arg(long)]
+    pub logs: bool,
+}
 
 pub async fn run(_args: Args, mut settings: Settings) -> anyhow::Result<ExitCode> {
     let run_id = format!("{:08x}", rand::random::<u32>());
@@ -62,7 +60,7 @@ pub async fn run(_args: Args, mut settings: Settings) -> anyhow::Result<ExitCode
     std::fs::write(store.join("face-2.jpg"), SAMPLES[1].1)?;
     let prefix = format!("face-enroll-demo-{run_id}");
     settings.amqp.jobs_queue = format!("{prefix}.jobs");
-    settings.amqp.retry_queue = format!("{prefix}.jobs.retry");
+    settings.amqp.retry_queue = format!("{prefix}.jobs.delay");
     settings.amqp.dead_letter_exchange = format!("{prefix}.dlx");
     settings.amqp.dead_letter_queue = format!("{prefix}.jobs.dead");
     settings.amqp.results_exchange = format!("{prefix}.results");
@@ -95,103 +93,41 @@ pub async fn run(_args: Args, mut settings: Settings) -> anyhow::Result<ExitCode
 
 /// Publishes the jobs and prints the events until all arrived.
 async fn drive(settings: &Settings, images: &str, health: &Health) -> anyhow::Result<ExitCode> {
-    let connection = Connection::connect(
-        settings.amqp.url.expose_secret(),
-        ConnectionProperties::default(),
-    )
-    .await
-    .context("cannot reach RabbitMQ at amqp.url")?;
-    let channel = connection.create_channel().await?;
+    let client = Client::connect(settings.amqp.url.expose_secret())
+        .await
+        .context("cannot reach RabbitMQ at amqp.url")?;
     let ready = tokio::time::timeout(Duration::from_secs(20), async {
         while !health.ready() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
     ready.await.context("the worker did not become ready")?;
-    let events = channel
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .queue_bind(
-            events.name().clone(),
-            settings.amqp.results_exchange.as_str().into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    let mut consumer = channel
-        .basic_consume(
-            events.name().clone(),
-            "demo".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let mut tap = client.tap(&settings.amqp.results_exchange).await?;
     let jobs = jobs(images);
-    for job in &jobs {
-        channel
-            .basic_publish(
-                "".into(),
-                settings.amqp.jobs_queue.as_str().into(),
-                BasicPublishOptions::default(),
-                job.to_string().as_bytes(),
-                BasicProperties::default().with_content_type("application/json".into()),
-            )
-            .await?;
-    }
-    println!("published {} jobs\n", jobs.len());
+    let queue = settings.amqp.jobs_queue.as_str();
+    let messages = jobs
+        .iter()
+        .map(|job| Message::to_queue(queue, job.to_string().into_bytes(), "application/json"));
+    client.publish_all(messages, || {}).await?;
+    println!("published {} jobs; their result events:\n", jobs.len());
     let mut statuses: Vec<String> = Vec::new();
-    let arrived = tokio::time::timeout(DEADLINE, async {
-        while statuses.len() < jobs.len() {
-            let Some(Ok(delivery)) = consumer.next().await else {
-                break;
-            };
-            let _ = delivery.ack(BasicAckOptions::default()).await;
-            let event: Value = serde_json::from_slice(&delivery.data).unwrap_or_default();
-            let data = &event["data"];
-            let error = data["error"]
-                .as_object()
-                .map(|e| {
-                    format!(
-                        " ({}: {})",
-                        e["kind"].as_str().unwrap_or(""),
-                        e["detail"].as_str().unwrap_or("")
-                    )
-                })
-                .unwrap_or_default();
-            println!(
-                "{:<28} {:<8} code={}{error}",
-                event["type"].as_str().unwrap_or("?"),
-                data["job_id"].as_str().unwrap_or("?"),
-                data["code"]
-            );
-            statuses.push(data["status"].as_str().unwrap_or("?").to_owned());
-        }
-    })
-    .await;
-    let dead = channel
-        .queue_declare(
-            settings.amqp.dead_letter_queue.as_str().into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while statuses.len() < jobs.len() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(received) = tap.next(left).await? else {
+            break;
+        };
+        let event: Value = serde_json::from_slice(&received.body).unwrap_or_default();
+        println!("{}", describe(&event["data"]));
+        statuses.push(event["data"]["status"].as_str().unwrap_or("?").to_owned());
+    }
+    let dead = client
+        .queue_len(&settings.amqp.dead_letter_queue)
         .await
-        .map(|q| q.message_count())
         .unwrap_or(0);
     let count = |s: &str| statuses.iter().filter(|x| *x == s).count();
     println!(
-        "\nsummary: {} of {} events: {} succeeded, {} rejected, {} failed; {} message(s) in the dead-letter queue",
+        "\n{} of {} events arrived: {} succeeded, {} rejected, {} failed; {} bad message(s) kept in the dead-letter queue",
         statuses.len(),
         jobs.len(),
         count("succeeded"),
@@ -199,12 +135,34 @@ async fn drive(settings: &Settings, images: &str, health: &Health) -> anyhow::Re
         count("failed"),
         dead
     );
-    let _ = connection.close(200, "demo done".into()).await;
-    Ok(if arrived.is_ok() && statuses.len() == jobs.len() {
+    client.close().await;
+    Ok(if statuses.len() == jobs.len() {
         ExitCode::SUCCESS
     } else {
+        println!("(some events did not arrive within {DEADLINE:?})");
         ExitCode::FAILURE
     })
+}
+
+/// One line a person can read: the job, how it ended, and why.
+fn describe(data: &Value) -> String {
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let head = format!("{:<8} {:<10}", text(&data["job_id"]), text(&data["status"]));
+    match data["error"].as_object() {
+        Some(error) => format!(
+            "{head} {}: {}",
+            text(&error["kind"]),
+            text(&error["detail"])
+        ),
+        None => format!(
+            "{head} code={} passed={} quality={} after {} call(s), {} ms",
+            text(&data["code"]),
+            data["passed"],
+            text(&data["face_quality"]),
+            data["attempts"],
+            data["duration_ms"]
+        ),
+    }
 }
 
 /// One job of each kind: URL, inline, store key, passed as URL, rejected,
@@ -239,15 +197,10 @@ async fn serve_samples() -> anyhow::Result<String> {
 
 /// Deletes the demo's queues and exchanges.
 async fn clean_up(settings: &Settings) -> anyhow::Result<()> {
-    let connection = Connection::connect(
-        settings.amqp.url.expose_secret(),
-        ConnectionProperties::default(),
-    )
-    .await?;
-    let channel = connection.create_channel().await?;
-    Topology::new(&settings.amqp, &settings.retry)
-        .delete(&channel)
+    let client = Client::connect(settings.amqp.url.expose_secret()).await?;
+    client
+        .delete(&Topology::new(&settings.amqp, &settings.retry))
         .await?;
-    let _ = connection.close(200, "clean".into()).await;
+    client.close().await;
     Ok(())
 }

@@ -2,15 +2,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::Context;
-use face_enroll::cloudauth::{
-    Client, Credentials, Disposition, Enroller, FaceRecordRequest, Picture,
-};
+use face_enroll::cloudauth::{Client, Credentials, Disposition, FaceRecordRequest, Picture};
 use face_enroll::config::Settings;
-use face_enroll::image::{CheckedImage, Fetcher, ImageSource, MemoryBudget};
-use face_enroll::retry::{RateLimiter, RetryPolicy};
+use face_enroll::image::{CheckedImage, Fetcher, MemoryBudget};
+use face_enroll::job::ImageSource;
+use face_enroll::retry::RetryPolicy;
 use serde_json::json;
 
 /// Make one AddFaceRecord call and print the service's answer as JSON.
@@ -48,26 +47,32 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
     let client = Client::new(&settings.api, credentials)?;
     let policy = RetryPolicy::new(&settings.retry);
     let picture = picture(&args, &settings, &policy).await?;
-    let limiter = Arc::new(RateLimiter::new(settings.api.qps_limit));
-    let enroller = Enroller::new(client, limiter, policy);
     let request = FaceRecordRequest {
         face_group_code: args.group,
         merchant_user_id: args.merchant_user_id,
         picture,
         quality_check: args.quality_check,
     };
-    let enrollment = enroller.enroll(&request).await;
-    let reply = &enrollment.reply;
+    let calls = AtomicU32::new(0);
+    let answered = policy
+        .run(|| async {
+            calls.fetch_add(1, Ordering::Relaxed);
+            let reply = client.add_face_record(&request).await.reply;
+            match reply.disposition {
+                Disposition::Success { .. } => Ok(reply),
+                _ => Err(reply),
+            }
+        })
+        .await;
+    let reply = match &answered {
+        Ok(reply) | Err(reply) => reply,
+    };
     let printed = match &reply.answer {
         Some(answer) => serde_json::to_value(answer)?,
         None => json!({ "error": reply.describe() }),
     };
     println!("{}", serde_json::to_string_pretty(&printed)?);
-    eprintln!(
-        "{} call(s) to {}",
-        enrollment.calls,
-        enroller.client().endpoint()
-    );
+    eprintln!("{} call(s) to {}", calls.into_inner(), client.endpoint());
     Ok(match reply.disposition {
         Disposition::Success { .. } => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,

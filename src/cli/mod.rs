@@ -51,14 +51,23 @@ const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// Runs the command line and returns the process's exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match config::load(cli.config.as_deref()) {
+    let loaded = config::load(cli.config.as_deref()).and_then(|settings| {
+        face_enroll::cloudauth::endpoint::check_region(&settings.api)?;
+        Ok(settings)
+    });
+    let settings = match loaded {
         Ok(settings) => settings,
         Err(e) => return usage_error(&e),
     };
     let mut log = settings.log.clone();
-    if matches!(cli.command, Command::Demo(_)) && log.level == "info" {
-        // The demo prints its events on stdout; keep the default log to warnings.
-        log.level = "warn".into();
+    if let Command::Demo(demo) = &cli.command {
+        // The demo prints its events for a person on stdout; the worker's
+        // logs stay out of the way (errors only) unless asked for.
+        if demo.logs {
+            log.format = config::LogFormat::Pretty;
+        } else {
+            log.level = "error".into();
+        }
     }
     face_enroll::telemetry::logging::init(&log);
     let runtime = match tokio::runtime::Runtime::new() {

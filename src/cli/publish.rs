@@ -6,12 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use base64::Engine;
-use face_enroll::broker::{Outgoing, Session, SessionOptions, Topology};
+use face_enroll::broker::{Client, Message, Topology};
 use face_enroll::config::Settings;
 use face_enroll::job::Job;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use lapin::BasicProperties;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -58,16 +57,14 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
         Some(path) => read_lines(path)?,
         None => (vec![one_job(&args)?], 0),
     };
-    let options = SessionOptions {
-        url: settings.amqp.url.expose_secret().to_owned(),
-        declare_topology: settings.amqp.declare_topology,
-        prefetch: 1,
-        connection_name: "face-enroll publish".into(),
-    };
-    let topology = Topology::new(&settings.amqp, &settings.retry);
-    let session = Session::open(&options, &topology)
+    let client = Client::connect(settings.amqp.url.expose_secret())
         .await
         .context("cannot reach the broker")?;
+    if settings.amqp.declare_topology {
+        client
+            .declare(&Topology::new(&settings.amqp, &settings.retry))
+            .await?;
+    }
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::new(jobs.len() as u64)
     } else {
@@ -78,20 +75,12 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let queue = settings.amqp.jobs_queue.as_str();
-    let publisher = session.publisher();
+    let client = &client;
     let mut results = futures_util::stream::iter(jobs)
         .map(|(job_id, body)| async move {
-            let properties = BasicProperties::default()
-                .with_content_type("application/json".into())
-                .with_message_id(job_id.as_str().into())
-                .with_delivery_mode(2);
-            let message = Outgoing {
-                exchange: "",
-                routing_key: queue,
-                body: &body,
-                mandatory: true,
-            };
-            publisher.publish(message, properties).await
+            let mut message = Message::to_queue(queue, body, "application/json");
+            message.properties = message.properties.with_message_id(job_id.as_str().into());
+            client.publish(&message).await
         })
         .buffer_unordered(WINDOW);
     let (mut confirmed, mut failed) = (0u64, 0u64);
@@ -106,7 +95,7 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    session.close().await;
+    client.close().await;
     println!("{confirmed} job(s) confirmed on {queue}");
     Ok(if failed + invalid == 0 {
         ExitCode::SUCCESS

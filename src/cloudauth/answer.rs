@@ -8,6 +8,32 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::retry::{Retry, RetryReason, Retryable};
+
+/// Service codes counted under their own name in metrics; any other is `other`.
+const KNOWN_CODES: &[&str] = &[
+    "Success",
+    "InvalidParameter",
+    "MissingParameter",
+    "Throttling",
+    "Throttling.Api",
+    "Throttling.User",
+    "InternalError",
+    "ServiceUnavailable",
+    "Forbidden",
+    "Forbidden.RAM",
+    "Forbidden.AccountNotEnabled",
+    "SignatureDoesNotMatch",
+    "SignatureNonceUsed",
+    "IncompleteSignature",
+    "InvalidTimeStamp.Expired",
+    "InvalidTimeStamp.Format",
+    "InvalidAccessKeyId.NotFound",
+    "InvalidSecurityToken.Mismatch",
+    "InvalidAction.NotFound",
+    "InvalidVersion",
+];
+
 /// What to do with an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
@@ -18,6 +44,8 @@ pub enum Disposition {
     },
     /// Try again later; `after` is the service's own wait when it gave one.
     Retry {
+        /// Why: throttled, a server error, or no answer.
+        reason: RetryReason,
         /// A positive `x-acs-retry-after`.
         after: Option<Duration>,
     },
@@ -25,28 +53,6 @@ pub enum Disposition {
     Pause,
     /// Retrying cannot help.
     Permanent,
-}
-
-/// Why a call is retried, a bounded label for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryReason {
-    /// `Throttling.*`.
-    Throttled,
-    /// HTTP 5xx, `InternalError`, `ServiceUnavailable` or a gateway page.
-    ServerError,
-    /// Timeout, refused or reset connection.
-    Transport,
-}
-
-impl RetryReason {
-    /// The metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Throttled => "throttled",
-            Self::ServerError => "server_error",
-            Self::Transport => "transport",
-        }
-    }
 }
 
 /// The service's JSON answer.
@@ -100,11 +106,18 @@ impl Reply {
                     == Some("Y"),
             },
             Some(code) if code.starts_with("Throttling") => Disposition::Retry {
+                reason: RetryReason::Throttled,
                 after: retry_after_ms(retry_after),
             },
-            Some("InternalError" | "ServiceUnavailable") => Disposition::Retry { after: None },
+            Some("InternalError" | "ServiceUnavailable") => Disposition::Retry {
+                reason: RetryReason::ServerError,
+                after: None,
+            },
             Some(code) if code.starts_with("Forbidden") => Disposition::Pause,
-            _ if status >= 500 || status == 429 => Disposition::Retry { after: None },
+            _ if status >= 500 || status == 429 => Disposition::Retry {
+                reason: RetryReason::ServerError,
+                after: None,
+            },
             _ => Disposition::Permanent,
         };
         let problem = answer
@@ -121,7 +134,10 @@ impl Reply {
     /// Classifies a call that got no answer: always worth retrying.
     pub fn from_transport(problem: String) -> Self {
         Self {
-            disposition: Disposition::Retry { after: None },
+            disposition: Disposition::Retry {
+                reason: RetryReason::Transport,
+                after: None,
+            },
             http_status: None,
             answer: None,
             problem: Some(problem),
@@ -135,14 +151,24 @@ impl Reply {
 
     /// Why this reply is retried; `None` unless the disposition is `Retry`.
     pub fn retry_reason(&self) -> Option<RetryReason> {
-        if !matches!(self.disposition, Disposition::Retry { .. }) {
-            return None;
+        match self.disposition {
+            Disposition::Retry { reason, .. } => Some(reason),
+            _ => None,
         }
-        Some(match (self.http_status, self.code()) {
-            (None, _) => RetryReason::Transport,
-            (_, Some(code)) if code.starts_with("Throttling") => RetryReason::Throttled,
-            _ => RetryReason::ServerError,
-        })
+    }
+
+    /// A bounded metric label for the reply: a known code by its name,
+    /// `other`, `http_error` (an answer without a code) or `transport_error`.
+    pub fn code_label(&self) -> &'static str {
+        match (self.http_status, self.code()) {
+            (None, _) => "transport_error",
+            (Some(_), None) => "http_error",
+            (Some(_), Some(code)) => KNOWN_CODES
+                .iter()
+                .find(|k| **k == code)
+                .copied()
+                .unwrap_or("other"),
+        }
     }
 
     /// `ExtFaceInfo` parsed as JSON, or kept as a raw string when it is not JSON.
@@ -168,6 +194,20 @@ impl Reply {
             ),
             (None, Some(problem)) => problem.clone(),
             (None, None) => "no answer".into(),
+        }
+    }
+}
+
+impl Retryable for Reply {
+    fn retry(&self) -> Retry {
+        match self.disposition {
+            Disposition::Retry {
+                after: Some(wait), ..
+            } => Retry::After(wait),
+            Disposition::Retry { after: None, .. } => Retry::Backoff,
+            Disposition::Success { .. } | Disposition::Pause | Disposition::Permanent => {
+                Retry::Never
+            }
         }
     }
 }

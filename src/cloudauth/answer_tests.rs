@@ -3,6 +3,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
+use crate::retry::{Retry, RetryReason, Retryable};
 
 fn body(code: &str) -> Vec<u8> {
     json!({"RequestId": "R-1", "Code": code, "Message": "m"})
@@ -34,17 +35,22 @@ fn throttling_retries_and_honours_a_positive_retry_after() {
     assert_eq!(
         with.disposition,
         Disposition::Retry {
+            reason: RetryReason::Throttled,
             after: Some(Duration::from_millis(1500))
         }
     );
-    assert_eq!(with.retry_reason(), Some(RetryReason::Throttled));
+    assert_eq!(with.retry(), Retry::After(Duration::from_millis(1500)));
     for header in [None, Some("0"), Some("-5"), Some("soon")] {
         let reply = Reply::from_http(400, header, &body("Throttling.User"));
         assert_eq!(
             reply.disposition,
-            Disposition::Retry { after: None },
+            Disposition::Retry {
+                reason: RetryReason::Throttled,
+                after: None
+            },
             "{header:?}"
         );
+        assert_eq!(reply.retry(), Retry::Backoff);
     }
 }
 
@@ -61,10 +67,12 @@ fn server_errors_and_gateway_pages_retry() {
         let reply = Reply::from_http(status, None, &bytes);
         assert_eq!(
             reply.disposition,
-            Disposition::Retry { after: None },
+            Disposition::Retry {
+                reason: RetryReason::ServerError,
+                after: None
+            },
             "{status}"
         );
-        assert_eq!(reply.retry_reason(), Some(RetryReason::ServerError));
     }
 }
 
@@ -98,8 +106,14 @@ fn other_codes_are_permanent() {
 #[test]
 fn transport_failures_retry() {
     let reply = Reply::from_transport("connection reset".into());
-    assert_eq!(reply.disposition, Disposition::Retry { after: None });
-    assert_eq!(reply.retry_reason(), Some(RetryReason::Transport));
+    assert_eq!(
+        reply.disposition,
+        Disposition::Retry {
+            reason: RetryReason::Transport,
+            after: None
+        }
+    );
+    assert_eq!(reply.code_label(), "transport_error");
     assert_eq!(reply.describe(), "connection reset");
 }
 
@@ -118,4 +132,35 @@ fn unknown_fields_are_ignored() {
     let extra = json!({"Code": "Success", "Extra": [1], "Result": {"Passed": "Y", "FaceId": "f"}});
     let reply = Reply::from_http(200, None, extra.to_string().as_bytes());
     assert_eq!(reply.disposition, Disposition::Success { passed: true });
+}
+
+#[test]
+fn code_labels_are_bounded() {
+    assert_eq!(
+        Reply::from_http(200, None, &body("Success")).code_label(),
+        "Success"
+    );
+    assert_eq!(
+        Reply::from_http(400, None, &body("Throttling.Api")).code_label(),
+        "Throttling.Api"
+    );
+    assert_eq!(
+        Reply::from_http(400, None, &body("Some.New.Code-4711")).code_label(),
+        "other"
+    );
+    assert_eq!(
+        Reply::from_http(502, None, b"<html>").code_label(),
+        "http_error"
+    );
+}
+
+#[test]
+fn only_retry_dispositions_say_retry() {
+    for code in ["Success", "InvalidParameter", "Forbidden.RAM"] {
+        assert_eq!(
+            Reply::from_http(200, None, &body(code)).retry(),
+            Retry::Never,
+            "{code}"
+        );
+    }
 }

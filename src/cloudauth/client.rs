@@ -18,8 +18,6 @@ pub const ACTION: &str = "AddFaceRecord";
 pub const VERSION: &str = "2022-08-09";
 /// Content type of the form body.
 pub const FORM: &str = "application/x-www-form-urlencoded";
-/// Sent as `user-agent` so the service's logs can tell who called.
-pub const USER_AGENT: &str = concat!("face-enroll/", env!("CARGO_PKG_VERSION"));
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +59,7 @@ impl Client {
     pub fn new(api: &ApiSettings, credentials: Credentials) -> Result<Self, ClientError> {
         let base = base_url(api)?;
         let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
+            .user_agent(crate::USER_AGENT)
             .connect_timeout(api.connect_timeout)
             .read_timeout(api.read_timeout)
             .build()?;

@@ -2,7 +2,7 @@
 
 use url::Url;
 
-use crate::config::ApiSettings;
+use crate::config::{ApiSettings, ConfigError};
 
 /// Regions where the international ID Verification service answers.
 pub const REGIONS: [&str; 4] = [
@@ -11,6 +11,16 @@ pub const REGIONS: [&str; 4] = [
     "cn-hongkong",
     "ap-southeast-3",
 ];
+
+/// Refuses an `api.region` the service does not answer in, as a settings error.
+pub fn check_region(api: &ApiSettings) -> Result<(), ConfigError> {
+    crate::config::check(
+        REGIONS.contains(&api.region.as_str()),
+        "api.region",
+        format!("{:?}", api.region),
+        &format!("expected one of {}", REGIONS.join(", ")),
+    )
+}
 
 /// The base URL to POST to: `api.endpoint` when set, else the region's
 /// public or VPC host over HTTPS.
@@ -54,6 +64,28 @@ mod tests {
             base_url(&api).unwrap().as_str(),
             "https://cloudauth-intl-vpc.cn-hongkong.aliyuncs.com/"
         );
+    }
+
+    #[test]
+    fn an_unknown_region_is_a_settings_error_naming_the_known_ones() {
+        let api = ApiSettings {
+            region: "mars-1".into(),
+            ..ApiSettings::default()
+        };
+        let e = check_region(&api).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "invalid setting api.region = \"mars-1\": expected one of ap-southeast-1"
+            ),
+            "{e}"
+        );
+        for region in REGIONS {
+            let api = ApiSettings {
+                region: region.into(),
+                ..ApiSettings::default()
+            };
+            assert!(check_region(&api).is_ok(), "{region}");
+        }
     }
 
     #[test]

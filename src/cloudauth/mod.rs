@@ -8,13 +8,11 @@ pub mod answer;
 pub mod client;
 pub mod credentials;
 pub mod endpoint;
-pub mod enroller;
 mod percent;
 pub mod request;
 pub mod sign;
 
-pub use answer::{Disposition, Reply, RetryReason};
+pub use answer::{Disposition, Reply};
 pub use client::{Client, TimedReply};
 pub use credentials::Credentials;
-pub use enroller::{CallObserver, Enroller, Enrollment};
 pub use request::{FaceRecordRequest, Picture};

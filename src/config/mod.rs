@@ -3,6 +3,7 @@
 //! Owns the shape of the settings and their validation; knows nothing of how
 //! they are used. Loading (TOML file, environment) lives in [`load`].
 
+mod amqp_names;
 mod load;
 mod validate;
 
@@ -13,6 +14,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use load::{ConfigError, load};
+pub use validate::check;
 
 /// All settings of the service, one field per `[section]`.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -1,9 +1,9 @@
-//! Checks that serde cannot express: ranges, URL schemes, known regions.
+//! Checks that serde cannot express: ranges and URL schemes. The region is
+//! checked with the endpoints, in `cloudauth::endpoint`.
 
 use secrecy::ExposeSecret;
 
 use super::{ConfigError, Settings};
-use crate::cloudauth::endpoint::REGIONS;
 
 impl Settings {
     /// Rejects values a key does not allow, naming the first one found.
@@ -39,12 +39,6 @@ impl Settings {
             "worker.max_inflight_bytes",
             self.worker.max_inflight_bytes,
             "expected at least 1048576 (1 MiB)",
-        )?;
-        check(
-            REGIONS.contains(&self.api.region.as_str()),
-            "api.region",
-            format!("{:?}", self.api.region),
-            &format!("expected one of {}", REGIONS.join(", ")),
         )?;
         if let Some(endpoint) = &self.api.endpoint {
             let ok = url::Url::parse(endpoint)
@@ -112,7 +106,8 @@ impl Settings {
     }
 }
 
-fn check(
+/// `Ok` when `ok`, else the one-line error naming `key`, `value` and what is allowed.
+pub fn check(
     ok: bool,
     key: &str,
     value: impl std::fmt::Display,

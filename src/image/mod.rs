@@ -10,7 +10,6 @@ pub mod store;
 pub mod url;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -21,29 +20,8 @@ pub use store::{KeyStore, StoreSetupError};
 pub use url::UrlFetcher;
 
 use crate::config::{ImageSettings, ObjectStoreSettings};
-use crate::retry::RetryHint;
-
-/// Where a job's image is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageSource {
-    /// Downloaded over HTTP(S).
-    Url(::url::Url),
-    /// Read from the configured object store.
-    Key(String),
-    /// Carried in the job, base64-encoded.
-    Inline(String),
-}
-
-impl ImageSource {
-    /// The metric label of the source: `url`, `store` or `inline`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Url(_) => "url",
-            Self::Key(_) => "store",
-            Self::Inline(_) => "inline",
-        }
-    }
-}
+use crate::job::ImageSource;
+use crate::retry::{Retry, Retryable};
 
 /// Why an image could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,9 +40,12 @@ pub enum FetchError {
     BadSource(String),
 }
 
-impl RetryHint for FetchError {
-    fn retry_after(&self) -> Option<Option<Duration>> {
-        matches!(self, Self::Transient(_)).then_some(None)
+impl Retryable for FetchError {
+    fn retry(&self) -> Retry {
+        match self {
+            Self::Transient(_) => Retry::Backoff,
+            Self::Refused(_) | Self::Invalid(_) | Self::BadSource(_) => Retry::Never,
+        }
     }
 }
 

@@ -1,5 +1,4 @@
-#[path = "../../tests/support/jpeg.rs"]
-mod jpeg;
+use face_enroll_fixtures::jpeg;
 
 use super::*;
 

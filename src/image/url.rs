@@ -34,7 +34,7 @@ impl UrlFetcher {
     /// A fetcher with its own connection pool and the SSRF guard.
     pub fn new(max_bytes: u64, timeout: Duration, allow_private: bool) -> reqwest::Result<Self> {
         let http = reqwest::Client::builder()
-            .user_agent(crate::cloudauth::client::USER_AGENT)
+            .user_agent(crate::USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .dns_resolver(GuardedResolver { allow_private })

@@ -1,22 +1,16 @@
-//! Exponential backoff with full jitter, honouring the service's own wait,
-//! within a total budget per round.
+//! The in-process retry policy: exponential backoff with full jitter,
+//! honouring the other side's own wait, within a total budget per round.
 
 use std::future::Future;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::{ExponentialBuilder, Retryable as _};
 use rand::Rng;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::{Retry, Retryable};
 use crate::config::RetrySettings;
-
-/// What an error says about trying again.
-pub trait RetryHint {
-    /// `None`: never retry. `Some(None)`: retry after the computed backoff.
-    /// `Some(Some(d))`: retry after `d`, the other side's own wait.
-    fn retry_after(&self) -> Option<Option<Duration>>;
-}
 
 /// The in-process retry policy of the `retry.*` settings.
 #[derive(Debug, Clone)]
@@ -45,7 +39,7 @@ impl RetryPolicy {
     /// the last error is returned in the two latter cases.
     pub async fn run<T, E, F, Fut>(&self, attempt: F) -> Result<T, E>
     where
-        E: RetryHint,
+        E: Retryable,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
@@ -60,7 +54,7 @@ impl RetryPolicy {
         attempt: F,
     ) -> Result<T, E>
     where
-        E: RetryHint,
+        E: Retryable,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
@@ -79,11 +73,11 @@ impl RetryPolicy {
         attempt
             .retry(self.backoff)
             .sleep(sleep)
-            .when(|e: &E| e.retry_after().is_some())
+            .when(|e: &E| e.retry() != Retry::Never)
             .adjust(move |e: &E, ceiling| {
-                let delay = match e.retry_after().flatten() {
-                    Some(wait) => wait,
-                    None => full_jitter(ceiling?),
+                let delay = match e.retry() {
+                    Retry::After(wait) => wait,
+                    Retry::Backoff | Retry::Never => full_jitter(ceiling?),
                 };
                 (started.elapsed() + delay <= budget).then_some(delay)
             })

@@ -4,6 +4,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::*;
+use crate::retry::{Retry, Retryable};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Failure {
@@ -12,12 +13,12 @@ enum Failure {
     Never,
 }
 
-impl RetryHint for Failure {
-    fn retry_after(&self) -> Option<Option<Duration>> {
+impl Retryable for Failure {
+    fn retry(&self) -> Retry {
         match self {
-            Self::Again => Some(None),
-            Self::AgainAfter(d) => Some(Some(*d)),
-            Self::Never => None,
+            Self::Again => Retry::Backoff,
+            Self::AgainAfter(d) => Retry::After(*d),
+            Self::Never => Retry::Never,
         }
     }
 }

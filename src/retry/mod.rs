@@ -1,11 +1,59 @@
-//! Backoff with full jitter inside a time budget, and the adaptive rate
-//! limiter shared by every call of the process.
+//! The retry vocabulary of the whole crate: what a failure says about trying
+//! again ([`Retry`], [`RetryReason`]), the in-process retry policy, the
+//! growing delays of reconnects, republishes and the circuit ([`Backoff`]),
+//! and the adaptive rate limiter shared by every call of the process.
 //!
-//! Knows nothing of what is retried: callers say, through [`RetryHint`],
-//! whether and when an error may be tried again.
+//! Ground floor: knows nothing of what is retried; callers say, through
+//! [`Retryable`], whether and when an error may be tried again.
 
 mod backoff;
+mod delays;
 mod limiter;
 
-pub use backoff::{RetryHint, RetryPolicy};
+use std::time::Duration;
+
+pub use backoff::RetryPolicy;
+pub use delays::Backoff;
 pub use limiter::RateLimiter;
+
+/// What a failure says about trying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Trying again cannot help.
+    Never,
+    /// Try again after the policy's next backoff delay.
+    Backoff,
+    /// Try again after this long: the other side's own wait.
+    After(Duration),
+}
+
+/// An error that knows whether it may be tried again.
+pub trait Retryable {
+    /// Whether and when to try again.
+    fn retry(&self) -> Retry;
+}
+
+/// Why something is retried: a bounded label for metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryReason {
+    /// The service said `Throttling.*`.
+    Throttled,
+    /// HTTP 5xx, `InternalError`, `ServiceUnavailable` or a gateway page.
+    ServerError,
+    /// Timeout, refused or reset connection.
+    Transport,
+}
+
+impl RetryReason {
+    /// Every reason, for series exported at zero from the start.
+    pub const ALL: [Self; 3] = [Self::Throttled, Self::ServerError, Self::Transport];
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Throttled => "throttled",
+            Self::ServerError => "server_error",
+            Self::Transport => "transport",
+        }
+    }
+}

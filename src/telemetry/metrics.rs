@@ -7,31 +7,8 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::cloudauth::{CallObserver, Reply};
-
-/// Service codes counted under their own name; any other is `other`.
-const KNOWN_CODES: &[&str] = &[
-    "Success",
-    "InvalidParameter",
-    "MissingParameter",
-    "Throttling",
-    "Throttling.Api",
-    "Throttling.User",
-    "InternalError",
-    "ServiceUnavailable",
-    "Forbidden",
-    "Forbidden.RAM",
-    "Forbidden.AccountNotEnabled",
-    "SignatureDoesNotMatch",
-    "SignatureNonceUsed",
-    "IncompleteSignature",
-    "InvalidTimeStamp.Expired",
-    "InvalidTimeStamp.Format",
-    "InvalidAccessKeyId.NotFound",
-    "InvalidSecurityToken.Mismatch",
-    "InvalidAction.NotFound",
-    "InvalidVersion",
-];
+use super::labels::{ImageOrigin, JobStatus, PublishResult};
+use crate::retry::RetryReason;
 
 /// The process's metrics, registered in their own registry.
 #[derive(Clone)]
@@ -61,6 +38,8 @@ pub struct Metrics {
     pub amqp_reconnects: IntCounter,
     /// 1 while the circuit is open (calls paused after `Forbidden.*`).
     pub circuit_open: IntGauge,
+    /// Confirmed publishes, by `result`: confirmed, nacked, unroutable.
+    pub amqp_publishes: IntCounterVec,
 }
 
 impl Metrics {
@@ -138,24 +117,30 @@ impl Metrics {
                 "face_enroll_circuit_open",
                 "1 while calls are paused after Forbidden.",
             )?,
+            amqp_publishes: IntCounterVec::new(
+                Opts::new(
+                    "face_enroll_amqp_publishes_total",
+                    "Publishes with confirms (events and copies of jobs), by result.",
+                ),
+                &["result"],
+            )?,
             registry,
         };
         // Every bounded label value starts at zero, so dashboards see the series at once.
-        for status in [
-            "succeeded",
-            "rejected",
-            "failed",
-            "retried",
-            "dead_lettered",
-        ] {
-            metrics.jobs.with_label_values(&[status]);
-            metrics.job_duration.with_label_values(&[status]);
+        for status in JobStatus::ALL {
+            metrics.jobs.with_label_values(&[status.as_str()]);
+            metrics.job_duration.with_label_values(&[status.as_str()]);
         }
-        for reason in ["throttled", "server_error", "transport"] {
-            metrics.api_retries.with_label_values(&[reason]);
+        for reason in RetryReason::ALL {
+            metrics.api_retries.with_label_values(&[reason.as_str()]);
         }
-        for source in ["url", "store", "inline"] {
-            metrics.image_fetch_duration.with_label_values(&[source]);
+        for origin in ImageOrigin::ALL {
+            metrics
+                .image_fetch_duration
+                .with_label_values(&[origin.as_str()]);
+        }
+        for result in PublishResult::ALL {
+            metrics.amqp_publishes.with_label_values(&[result.as_str()]);
         }
         let build_info = IntGaugeVec::new(
             Opts::new("face_enroll_build_info", "The running version."),
@@ -178,15 +163,43 @@ impl Metrics {
         r.register(Box::new(metrics.amqp_connected.clone()))?;
         r.register(Box::new(metrics.amqp_reconnects.clone()))?;
         r.register(Box::new(metrics.circuit_open.clone()))?;
+        r.register(Box::new(metrics.amqp_publishes.clone()))?;
         Ok(metrics)
     }
 
     /// Counts a job's end and its duration.
-    pub fn job_ended(&self, status: &str, elapsed: Duration) {
-        self.jobs.with_label_values(&[status]).inc();
+    pub fn job_ended(&self, status: JobStatus, elapsed: Duration) {
+        self.jobs.with_label_values(&[status.as_str()]).inc();
         self.job_duration
-            .with_label_values(&[status])
+            .with_label_values(&[status.as_str()])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one AddFaceRecord call: its code label (from the reply's
+    /// classification), its time, and why it will be retried, if it will.
+    pub fn api_call(&self, code: &'static str, elapsed: Duration, retry: Option<RetryReason>) {
+        self.api_requests.with_label_values(&[code]).inc();
+        self.api_request_duration.observe(elapsed.as_secs_f64());
+        if let Some(reason) = retry {
+            self.api_retries.with_label_values(&[reason.as_str()]).inc();
+        }
+    }
+
+    /// Counts one image fetch: its time and, when it arrived, its size.
+    pub fn image_fetched(&self, origin: ImageOrigin, elapsed: Duration, bytes: Option<usize>) {
+        self.image_fetch_duration
+            .with_label_values(&[origin.as_str()])
+            .observe(elapsed.as_secs_f64());
+        if let Some(bytes) = bytes {
+            self.image_bytes.observe(bytes as f64);
+        }
+    }
+
+    /// Counts one confirmed publish's result.
+    pub fn published(&self, result: PublishResult) {
+        self.amqp_publishes
+            .with_label_values(&[result.as_str()])
+            .inc();
     }
 
     /// The Prometheus text format of every metric.
@@ -198,56 +211,9 @@ impl Metrics {
     }
 }
 
-impl CallObserver for Metrics {
-    fn call_ended(&self, reply: &Reply, elapsed: Duration) {
-        self.api_requests
-            .with_label_values(&[code_label(reply)])
-            .inc();
-        self.api_request_duration.observe(elapsed.as_secs_f64());
-        if let Some(reason) = reply.retry_reason() {
-            self.api_retries.with_label_values(&[reason.as_str()]).inc();
-        }
-    }
-}
-
-/// A bounded label for the reply's code.
-pub fn code_label(reply: &Reply) -> &'static str {
-    match (reply.http_status, reply.code()) {
-        (None, _) => "transport_error",
-        (Some(_), None) => "http_error",
-        (Some(_), Some(code)) => KNOWN_CODES
-            .iter()
-            .find(|k| **k == code)
-            .copied()
-            .unwrap_or("other"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn code_labels_are_bounded() {
-        let reply = |status, code: &str| {
-            Reply::from_http(
-                status,
-                None,
-                serde_json::json!({"Code": code}).to_string().as_bytes(),
-            )
-        };
-        assert_eq!(code_label(&reply(200, "Success")), "Success");
-        assert_eq!(code_label(&reply(400, "Throttling.Api")), "Throttling.Api");
-        assert_eq!(code_label(&reply(400, "Some.New.Code-4711")), "other");
-        assert_eq!(
-            code_label(&Reply::from_http(502, None, b"<html>")),
-            "http_error"
-        );
-        assert_eq!(
-            code_label(&Reply::from_transport("reset".into())),
-            "transport_error"
-        );
-    }
 
     #[test]
     fn every_bounded_series_exists_from_the_start() {
@@ -256,6 +222,7 @@ mod tests {
             "face_enroll_jobs_total{status=\"dead_lettered\"} 0",
             "face_enroll_api_retries_total{reason=\"transport\"} 0",
             "face_enroll_image_fetch_duration_seconds_count{source=\"inline\"} 0",
+            "face_enroll_amqp_publishes_total{result=\"nacked\"} 0",
         ] {
             assert!(text.contains(series), "{series}");
         }

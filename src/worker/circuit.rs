@@ -9,10 +9,16 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::retry::Backoff;
+
+/// The pauses: 5 s after the first refusal, doubling while the probes are
+/// refused, at most 5 minutes. Not jittered: one process, one probe.
+pub const PAUSES: Backoff = Backoff {
+    first: Duration::from_secs(5),
+    max: Duration::from_secs(300),
+};
 /// First pause after a refusal.
-pub const FIRST_PAUSE: Duration = Duration::from_secs(5);
-/// Longest pause.
-pub const MAX_PAUSE: Duration = Duration::from_secs(300);
+pub const FIRST_PAUSE: Duration = PAUSES.first;
 
 /// How a finished job's calls went, as far as the circuit cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +34,15 @@ pub enum CallResult {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
     Closed,
-    Open { until: Instant, pause: Duration },
-    Probing { pause: Duration },
+    /// Paused until `until`, after `refusals` refusals in a row.
+    Open {
+        until: Instant,
+        refusals: u32,
+    },
+    /// One job is out as the probe.
+    Probing {
+        refusals: u32,
+    },
 }
 
 /// Open, closed or probing; shared by the consume loop and the jobs.
@@ -58,8 +71,8 @@ impl Circuit {
                 let mut state = self.lock();
                 match *state {
                     State::Closed => return,
-                    State::Open { until, pause } if Instant::now() >= until => {
-                        *state = State::Probing { pause };
+                    State::Open { until, refusals } if Instant::now() >= until => {
+                        *state = State::Probing { refusals };
                         return;
                     }
                     State::Open { until, .. } => Some(until),
@@ -82,15 +95,17 @@ impl Circuit {
     pub fn record(&self, result: CallResult) {
         let mut state = self.lock();
         let next = match (*state, result) {
-            (State::Closed, CallResult::Forbidden) => open(FIRST_PAUSE),
-            (State::Probing { pause }, CallResult::Forbidden) => open((pause * 2).min(MAX_PAUSE)),
+            (State::Closed, CallResult::Forbidden) => open(1),
+            (State::Probing { refusals }, CallResult::Forbidden) => {
+                open(refusals.saturating_add(1))
+            }
             // Any answer but a refusal shows the account works again.
             (State::Open { .. } | State::Probing { .. }, CallResult::Answered) => State::Closed,
             (State::Open { .. }, _) | (State::Closed, _) => return,
             // The probe made no call: let another job probe at once.
-            (State::Probing { pause }, CallResult::NoCall) => State::Open {
+            (State::Probing { refusals }, CallResult::NoCall) => State::Open {
                 until: Instant::now(),
-                pause,
+                refusals,
             },
         };
         *state = next;
@@ -108,10 +123,11 @@ impl Circuit {
     }
 }
 
-fn open(pause: Duration) -> State {
+/// Open after `refusals` refusals in a row.
+fn open(refusals: u32) -> State {
     State::Open {
-        until: Instant::now() + pause,
-        pause,
+        until: Instant::now() + PAUSES.ceiling(refusals - 1),
+        refusals,
     }
 }
 

@@ -1,15 +1,15 @@
 //! The worker: the one place where the broker and the cloud API meet.
 //!
-//! A supervisor loop opens broker sessions and reopens them, with jittered
-//! backoff, whenever one is lost; each session consumes the jobs queue with at
-//! most `worker.concurrency` jobs at once, runs each delivery through the
-//! [`pipeline`], and has [`deliver`] publish the outcome with confirms before
-//! acking. Shutdown stops consuming, lets calls under way finish within
-//! `worker.shutdown_grace`, and leaves every other delivery unacked.
+//! [`road`] is the road of one job, read top to bottom; [`outcome`] is what a
+//! delivery comes to; the session loop consumes with at most
+//! `worker.concurrency` jobs at once and drains on shutdown; [`Worker::run`]
+//! opens broker sessions and reopens them, with jittered backoff, whenever
+//! one is lost. Shutdown is decided in one place, the session loop's drain:
+//! see `ARCHITECTURE.md`.
 
 pub mod circuit;
-pub mod deliver;
-pub mod pipeline;
+pub mod outcome;
+pub mod road;
 mod session_loop;
 
 use std::sync::Arc;
@@ -18,19 +18,25 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use circuit::Circuit;
-pub use deliver::Courier;
-pub use pipeline::{Action, Incoming, Pipeline};
+pub use outcome::{Incoming, Outcome, Verdict};
+pub use road::Road;
 
-use crate::broker::{Session, SessionError, SessionOptions, Topology, session};
+use crate::broker::{Session, SessionError, SessionOptions, Topology};
 use crate::cloudauth::client::ClientError;
-use crate::cloudauth::{Client, Credentials, Enroller};
+use crate::cloudauth::{Client, Credentials};
 use crate::config::Settings;
 use crate::image::{Fetcher, FetcherSetupError, MemoryBudget};
-use crate::retry::{RateLimiter, RetryPolicy};
+use crate::retry::{Backoff, RateLimiter, RetryPolicy};
 use crate::telemetry::{Health, Metrics};
 
 /// A session shorter than this counts as a failure for the reconnect backoff.
 const STABLE_SESSION: Duration = Duration::from_secs(10);
+/// Waits between broker sessions: full jitter under a ceiling growing from
+/// 100 ms to 10 s while sessions keep failing.
+const RECONNECT: Backoff = Backoff {
+    first: Duration::from_millis(100),
+    max: Duration::from_secs(10),
+};
 
 /// Why the worker could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -48,16 +54,46 @@ pub enum WorkerError {
 
 /// Everything a running worker holds.
 pub struct Worker {
+    /// How to open a broker session (URL, prefetch, declare or not).
     session_options: SessionOptions,
-    topology: Arc<Topology>,
-    pipeline: Pipeline,
-    courier: Courier,
-    limiter: Arc<RateLimiter>,
+    /// The road every job travels; shared by the jobs of every session.
+    road: Arc<Road>,
+    /// Flags behind `/healthz` and `/readyz`, set as sessions come and go.
     health: Arc<Health>,
+    /// Where the supervisor counts reconnects and connection state.
     metrics: Metrics,
+    /// `worker.concurrency`: jobs in flight at once.
     concurrency: usize,
+    /// `worker.shutdown_grace`: how long calls under way may finish after SIGTERM.
     shutdown_grace: Duration,
+    /// `api.tenant_qps`: divided among the consumers of the jobs queue.
     tenant_qps: f64,
+}
+
+impl Road {
+    /// The road of the settings: image sources, client, limiter, retry policy.
+    pub fn new(
+        settings: &Settings,
+        credentials: Credentials,
+        metrics: Metrics,
+    ) -> Result<Self, WorkerError> {
+        Ok(Self {
+            fetcher: Fetcher::new(
+                &settings.image,
+                &settings.object_store,
+                MemoryBudget::new(settings.worker.max_inflight_bytes),
+            )?,
+            client: Client::new(&settings.api, credentials)?,
+            limiter: Arc::new(RateLimiter::new(settings.api.qps_limit)),
+            policy: RetryPolicy::new(&settings.retry),
+            circuit: Arc::new(Circuit::default()),
+            metrics,
+            topology: Arc::new(Topology::new(&settings.amqp, &settings.retry)),
+            max_bytes: settings.image.max_bytes,
+            max_rounds: settings.retry.max_rounds,
+            source: crate::event::source(),
+        })
+    }
 }
 
 impl Worker {
@@ -69,44 +105,15 @@ impl Worker {
         health: Arc<Health>,
     ) -> Result<Self, WorkerError> {
         use secrecy::ExposeSecret;
-        let limiter = Arc::new(RateLimiter::new(settings.api.qps_limit));
-        let policy = RetryPolicy::new(&settings.retry);
-        let enroller = Enroller::new(
-            Client::new(&settings.api, credentials)?,
-            limiter.clone(),
-            policy.clone(),
-        )
-        .with_observer(Arc::new(metrics.clone()));
-        let topology = Arc::new(Topology::new(&settings.amqp, &settings.retry));
-        let source = crate::event::source();
-        let pipeline = Pipeline {
-            fetcher: Fetcher::new(
-                &settings.image,
-                &settings.object_store,
-                MemoryBudget::new(settings.worker.max_inflight_bytes),
-            )?,
-            enroller,
-            image_retry: policy,
-            circuit: Arc::new(Circuit::default()),
-            metrics: metrics.clone(),
-            max_bytes: settings.image.max_bytes,
-            max_rounds: settings.retry.max_rounds,
-            source: source.clone(),
-        };
+        let road = Road::new(settings, credentials, metrics.clone())?;
         Ok(Self {
             session_options: SessionOptions {
                 url: settings.amqp.url.expose_secret().to_owned(),
                 declare_topology: settings.amqp.declare_topology,
                 prefetch: settings.amqp.prefetch,
-                connection_name: source,
+                connection_name: road.source.clone(),
             },
-            courier: Courier {
-                topology: topology.clone(),
-                metrics: metrics.clone(),
-            },
-            topology,
-            pipeline,
-            limiter,
+            road: Arc::new(road),
             health,
             metrics,
             concurrency: settings.worker.concurrency,
@@ -117,7 +124,7 @@ impl Worker {
 
     /// The process-wide rate limiter (read by the metrics endpoint).
     pub fn limiter(&self) -> &Arc<RateLimiter> {
-        &self.limiter
+        &self.road.limiter
     }
 
     /// Consumes until `shutdown` is cancelled, reconnecting as needed; fails
@@ -126,8 +133,9 @@ impl Worker {
         let mut failures: u32 = 0;
         let mut sessions: u64 = 0;
         while !shutdown.is_cancelled() {
+            let open = Session::open(&self.session_options, &self.road.topology, &self.metrics);
             let opened = tokio::select! {
-                opened = Session::open(&self.session_options, &self.topology) => opened,
+                opened = open => opened,
                 () = shutdown.cancelled() => break,
             };
             match opened {
@@ -155,7 +163,7 @@ impl Worker {
                     }
                 }
             }
-            let delay = session::reconnect_delay(failures);
+            let delay = RECONNECT.jittered(failures);
             failures = failures.saturating_add(1);
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}

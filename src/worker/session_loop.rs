@@ -1,20 +1,19 @@
 //! One broker session's consume loop: admission (circuit, concurrency),
-//! dispatch, the tenant-share poller, and the drain on shutdown.
+//! dispatch of each delivery down the road, the tenant-share poller, and the
+//! drain on shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::StreamExt;
-use lapin::message::Delivery;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::Worker;
-use super::pipeline::Incoming;
-use crate::broker::Session;
-use crate::broker::headers::{self, ATTEMPTS, ROUND};
+use super::road::Lane;
+use crate::broker::{Inbound, Session, SessionEnded};
+use crate::retry::RateLimiter;
 
 /// How often the consume loop proves it is alive while waiting.
 const BEAT: Duration = Duration::from_secs(1);
@@ -30,20 +29,21 @@ impl Worker {
         &self,
         session: Arc<Session>,
         shutdown: &CancellationToken,
-    ) -> Result<(), lapin::Error> {
+    ) -> Result<(), SessionEnded> {
+        let topology = &self.road.topology;
         let start = async {
-            let consumer = session.consume(&self.topology.jobs_queue, TAG).await?;
+            let deliveries = session.consume(&topology.jobs_queue, TAG).await?;
             // Counting ourselves among the consumers before the first call.
             self.tenant_share().update(&session).await?;
-            Ok::<_, lapin::Error>(consumer)
+            Ok::<_, SessionEnded>(deliveries)
         };
-        let mut consumer = tokio::select! {
-            consumer = start => consumer?,
+        let mut deliveries = tokio::select! {
+            deliveries = start => deliveries?,
             () = shutdown.cancelled() => return Ok(()),
         };
         self.set_connected(true);
         self.health.set_consuming(true);
-        tracing::info!(queue = %self.topology.jobs_queue, concurrency = self.concurrency, "consuming");
+        tracing::info!(queue = %topology.jobs_queue, concurrency = self.concurrency, "consuming");
         let lost = CancellationToken::new();
         let stop_calls = shutdown.child_token();
         let poller = tokio::spawn(self.poll_share(session.clone(), lost.clone()));
@@ -55,31 +55,26 @@ impl Worker {
             let permit = tokio::select! {
                 permit = self.beating(permits.clone().acquire_owned()) => permit,
                 () = shutdown.cancelled() => break Ok(()),
-                () = lost.cancelled() => break Err(channel_failed("a broker channel failed")),
+                () = lost.cancelled() => break Err(SessionEnded::Lost),
             };
             let Ok(permit) = permit else { break Ok(()) };
-            let next = tokio::select! {
-                next = self.beating(consumer.next()) => next,
+            let inbound = tokio::select! {
+                next = self.beating(deliveries.next()) => next,
                 () = shutdown.cancelled() => break Ok(()),
-                () = lost.cancelled() => break Err(channel_failed("a broker channel failed")),
+                () = lost.cancelled() => break Err(SessionEnded::Lost),
             };
-            let delivery = match next {
-                Some(Ok(delivery)) => delivery,
-                Some(Err(e)) => break Err(e),
-                None => break Err(channel_failed("the broker cancelled the consumer")),
+            let inbound = match inbound {
+                Ok(inbound) => inbound,
+                Err(ended) => break Err(ended),
             };
             // Checked with the delivery in hand, so a job that arrives while the
             // circuit is open waits, and becomes the probe.
             tokio::select! {
-                () = self.beating(self.pipeline.circuit.admit()) => {}
+                () = self.beating(self.road.circuit.admit()) => {}
                 () = shutdown.cancelled() => break Ok(()),
-                () = lost.cancelled() => break Err(channel_failed("a broker channel failed")),
+                () = lost.cancelled() => break Err(SessionEnded::Lost),
             }
-            let worker = self.job_context(&session, &stop_calls, &lost);
-            jobs.spawn(async move {
-                let _permit = permit;
-                worker.handle(delivery).await;
-            });
+            jobs.spawn(self.job(inbound, &session, &stop_calls, &lost, permit));
         };
         poller.abort();
         self.health.set_consuming(false);
@@ -90,6 +85,35 @@ impl Worker {
             jobs.abort_all();
         }
         result
+    }
+
+    /// One delivery down the road, as a task that owns what it needs.
+    fn job(
+        &self,
+        inbound: Inbound,
+        session: &Arc<Session>,
+        stop_calls: &CancellationToken,
+        lost: &CancellationToken,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> impl Future<Output = ()> + use<> {
+        let road = self.road.clone();
+        let session = session.clone();
+        let stop = stop_calls.clone();
+        let lost = lost.clone();
+        let gauge = self.metrics.jobs_in_flight.clone();
+        async move {
+            let _permit = permit;
+            let _in_flight = InFlight::start(gauge);
+            let lane = Lane {
+                publisher: session.publisher(),
+                stop: &stop,
+                lost: &lost,
+            };
+            if let Err(ended) = road.run(inbound, lane).await {
+                tracing::warn!(error = %ended, "a job's outcome could not be published; it will be delivered again");
+                lost.cancel();
+            }
+        }
     }
 
     /// Stops the consumer, lets calls under way finish within the grace, and
@@ -133,7 +157,7 @@ impl Worker {
     /// The loop is alive: refresh the heartbeat and the circuit's gauges.
     fn tick(&self) {
         self.health.beat();
-        let open = self.pipeline.circuit.is_open();
+        let open = self.road.circuit.is_open();
         self.health.set_circuit_open(open);
         self.metrics.circuit_open.set(i64::from(open));
     }
@@ -162,38 +186,25 @@ impl Worker {
 
     fn tenant_share(&self) -> TenantShare {
         TenantShare {
-            limiter: self.limiter.clone(),
-            queue: self.topology.jobs_queue.clone(),
+            limiter: self.road.limiter.clone(),
+            queue: self.road.topology.jobs_queue.clone(),
             tenant_qps: self.tenant_qps,
-        }
-    }
-
-    fn job_context(
-        &self,
-        session: &Arc<Session>,
-        stop_calls: &CancellationToken,
-        lost: &CancellationToken,
-    ) -> JobContext {
-        JobContext {
-            pipeline: self.pipeline.clone(),
-            courier: self.courier.clone(),
-            session: session.clone(),
-            stop_calls: stop_calls.clone(),
-            lost: lost.clone(),
-            metrics: self.metrics.clone(),
         }
     }
 }
 
 /// Sets the limiter's share of the tenant quota from the consumer count.
 struct TenantShare {
-    limiter: Arc<crate::retry::RateLimiter>,
+    /// The process's limiter, whose ceiling the share sets.
+    limiter: Arc<RateLimiter>,
+    /// The jobs queue, whose consumers share the quota.
     queue: String,
+    /// `api.tenant_qps`; 0 when the quota is not shared.
     tenant_qps: f64,
 }
 
 impl TenantShare {
-    async fn update(&self, session: &Session) -> Result<(), lapin::Error> {
+    async fn update(&self, session: &Session) -> Result<(), SessionEnded> {
         let (ready, consumers) = session.queue_counts(&self.queue).await?;
         let share = (self.tenant_qps > 0.0).then(|| self.tenant_qps / f64::from(consumers.max(1)));
         self.limiter.set_share(share);
@@ -202,54 +213,13 @@ impl TenantShare {
     }
 }
 
-fn channel_failed(why: &str) -> lapin::Error {
-    lapin::Error::from(std::io::Error::other(why.to_owned()))
-}
-
-/// What one spawned job needs.
-struct JobContext {
-    pipeline: super::Pipeline,
-    courier: super::Courier,
-    session: Arc<Session>,
-    stop_calls: CancellationToken,
-    lost: CancellationToken,
-    metrics: crate::telemetry::Metrics,
-}
-
-impl JobContext {
-    async fn handle(self, delivery: Delivery) {
-        let received = Instant::now();
-        let _in_flight = InFlight::start(&self.metrics.jobs_in_flight);
-        let incoming = Incoming {
-            body: &delivery.data,
-            content_type: delivery
-                .properties
-                .content_type()
-                .as_ref()
-                .map(|t| t.as_str()),
-            round: headers::read_count(&delivery.properties, ROUND),
-            attempts: headers::read_count(&delivery.properties, ATTEMPTS),
-            received,
-        };
-        let action = self.pipeline.process(incoming, &self.stop_calls).await;
-        if let Err(e) = self
-            .courier
-            .deliver(action, &delivery, self.session.publisher(), received)
-            .await
-        {
-            tracing::warn!(error = %e, "a job's outcome could not be published; it will be delivered again");
-            self.lost.cancel();
-        }
-    }
-}
-
 /// Counts a job in `face_enroll_jobs_in_flight` until dropped, even when aborted.
 struct InFlight(prometheus::IntGauge);
 
 impl InFlight {
-    fn start(gauge: &prometheus::IntGauge) -> Self {
+    fn start(gauge: prometheus::IntGauge) -> Self {
         gauge.inc();
-        Self(gauge.clone())
+        Self(gauge)
     }
 }
 

@@ -15,10 +15,12 @@ async fn call(
     request: &FaceRecordRequest,
 ) -> face_enroll::cloudauth::Reply {
     let sim = simulator(sim_options()).await;
-    enroller(&api(&sim, signature), credentials(), &quick_retry())
-        .enroll(request)
-        .await
-        .reply
+    enroll(
+        &road(&api(&sim, signature), credentials(), &quick_retry()),
+        request,
+    )
+    .await
+    .reply
 }
 
 #[tokio::test]
@@ -57,9 +59,11 @@ async fn a_wrong_secret_is_caught_in_both_modes() {
     let sim = simulator(sim_options()).await;
     for signature in [V1, V3] {
         let wrong = Credentials::new(KEY_ID, "not-the-secret");
-        let enrollment = enroller(&api(&sim, signature), wrong, &quick_retry())
-            .enroll(&face_request("u"))
-            .await;
+        let enrollment = enroll(
+            &road(&api(&sim, signature), wrong, &quick_retry()),
+            &face_request("u"),
+        )
+        .await;
         assert_eq!(
             enrollment.reply.code(),
             Some("SignatureDoesNotMatch"),
@@ -76,10 +80,12 @@ async fn a_wrong_secret_is_caught_in_both_modes() {
 async fn an_unknown_key_id_is_refused() {
     let sim = simulator(sim_options()).await;
     let stranger = Credentials::new("someone-else", SECRET);
-    let reply = enroller(&api(&sim, V1), stranger, &quick_retry())
-        .enroll(&face_request("u"))
-        .await
-        .reply;
+    let reply = enroll(
+        &road(&api(&sim, V1), stranger, &quick_retry()),
+        &face_request("u"),
+    )
+    .await
+    .reply;
     assert_eq!(reply.code(), Some("InvalidAccessKeyId.NotFound"));
     assert_eq!(reply.http_status, Some(404));
 }
@@ -90,20 +96,20 @@ async fn sts_tokens_are_sent_and_checked_in_both_modes() {
     options.credentials.security_token = Some(SecretString::from("sts-token/with+odd=chars"));
     let sim = simulator(options.clone()).await;
     for signature in [V1, V3] {
-        let good = enroller(
+        let good = road(
             &api(&sim, signature),
             options.credentials.clone(),
             &quick_retry(),
         );
-        let reply = good.enroll(&face_request("u")).await.reply;
+        let reply = enroll(&good, &face_request("u")).await.reply;
         assert_eq!(
             reply.disposition,
             Disposition::Success { passed: true },
             "{signature:?}: {}",
             reply.describe()
         );
-        let missing = enroller(&api(&sim, signature), credentials(), &quick_retry());
-        let reply = missing.enroll(&face_request("u")).await.reply;
+        let missing = road(&api(&sim, signature), credentials(), &quick_retry());
+        let reply = enroll(&missing, &face_request("u")).await.reply;
         assert_eq!(
             reply.code(),
             Some("InvalidSecurityToken.Mismatch"),
@@ -173,8 +179,8 @@ async fn every_retryable_class_is_retried_then_succeeds() {
         Scripted::Unavailable,
         Scripted::GatewayPage,
     ]);
-    let enroller = enroller(&api(&sim, V1), credentials(), &quick_retry());
-    let enrollment = enroller.enroll(&face_request("u")).await;
+    let road = road(&api(&sim, V1), credentials(), &quick_retry());
+    let enrollment = enroll(&road, &face_request("u")).await;
     assert_eq!(
         enrollment.reply.disposition,
         Disposition::Success { passed: true }
@@ -195,22 +201,23 @@ async fn every_retryable_class_is_retried_then_succeeds() {
 async fn throttling_lowers_the_limiter_rate() {
     let sim = simulator(sim_options()).await;
     sim.script([Scripted::Throttle(None), Scripted::Throttle(None)]);
-    let client = face_enroll::cloudauth::Client::new(&api(&sim, V1), credentials()).unwrap();
-    let limiter = std::sync::Arc::new(face_enroll::retry::RateLimiter::new(40.0));
-    let policy = face_enroll::retry::RetryPolicy::new(&quick_retry());
-    let enroller = face_enroll::cloudauth::Enroller::new(client, limiter.clone(), policy);
-    let enrollment = enroller.enroll(&face_request("u")).await;
+    let mut road = road(&api(&sim, V1), credentials(), &quick_retry());
+    road.limiter = std::sync::Arc::new(face_enroll::retry::RateLimiter::new(40.0));
+    let enrollment = enroll(&road, &face_request("u")).await;
     assert_eq!(enrollment.calls, 3);
-    assert!(limiter.current_rate() < 40.0, "{}", limiter.current_rate());
+    let rate = road.limiter.current_rate();
+    assert!(rate < 40.0, "{rate}");
 }
 
 #[tokio::test]
 async fn forbidden_pauses_without_retrying() {
     let sim = simulator(sim_options()).await;
     sim.script([Scripted::Forbidden]);
-    let enrollment = enroller(&api(&sim, V3), credentials(), &quick_retry())
-        .enroll(&face_request("u"))
-        .await;
+    let enrollment = enroll(
+        &road(&api(&sim, V3), credentials(), &quick_retry()),
+        &face_request("u"),
+    )
+    .await;
     assert_eq!(enrollment.reply.disposition, Disposition::Pause);
     assert_eq!(enrollment.reply.code(), Some("Forbidden.RAM"));
     assert_eq!(enrollment.calls, 1);
@@ -222,9 +229,11 @@ async fn a_retry_budget_that_runs_out_returns_the_last_error() {
     sim.script(std::iter::repeat_n(Scripted::InternalError, 1000));
     let mut retry = quick_retry();
     retry.max_elapsed = Duration::from_millis(400);
-    let enrollment = enroller(&api(&sim, V1), credentials(), &retry)
-        .enroll(&face_request("u"))
-        .await;
+    let enrollment = enroll(
+        &road(&api(&sim, V1), credentials(), &retry),
+        &face_request("u"),
+    )
+    .await;
     assert_eq!(enrollment.reply.code(), Some("InternalError"));
     assert!(matches!(
         enrollment.reply.disposition,
@@ -242,9 +251,11 @@ async fn retry_after_is_honoured() {
     let sim = simulator(sim_options()).await;
     sim.script([Scripted::Throttle(Some(700))]);
     let started = Instant::now();
-    let enrollment = enroller(&api(&sim, V1), credentials(), &quick_retry())
-        .enroll(&face_request("u"))
-        .await;
+    let enrollment = enroll(
+        &road(&api(&sim, V1), credentials(), &quick_retry()),
+        &face_request("u"),
+    )
+    .await;
     assert_eq!(
         enrollment.reply.disposition,
         Disposition::Success { passed: true }
@@ -264,9 +275,11 @@ async fn a_read_timeout_is_retried() {
     sim.script([Scripted::Stall(Duration::from_secs(3))]);
     let mut settings = api(&sim, V1);
     settings.read_timeout = Duration::from_millis(300);
-    let enrollment = enroller(&settings, credentials(), &quick_retry())
-        .enroll(&face_request("u"))
-        .await;
+    let enrollment = enroll(
+        &road(&settings, credentials(), &quick_retry()),
+        &face_request("u"),
+    )
+    .await;
     assert_eq!(
         enrollment.reply.disposition,
         Disposition::Success { passed: true }
@@ -295,9 +308,7 @@ async fn resets_and_refusals_are_transport_errors_worth_retrying() {
     };
     let mut retry = quick_retry();
     retry.max_elapsed = Duration::from_millis(200);
-    let reset = enroller(&settings, credentials(), &retry)
-        .enroll(&face_request("u"))
-        .await;
+    let reset = enroll(&road(&settings, credentials(), &retry), &face_request("u")).await;
     assert!(matches!(reset.reply.disposition, Disposition::Retry { .. }));
     assert_eq!(reset.reply.http_status, None);
     assert!(reset.calls > 1);
@@ -307,9 +318,7 @@ async fn resets_and_refusals_are_transport_errors_worth_retrying() {
         .local_addr()
         .unwrap();
     settings.endpoint = Some(format!("http://{closed}/"));
-    let refused = enroller(&settings, credentials(), &retry)
-        .enroll(&face_request("u"))
-        .await;
+    let refused = enroll(&road(&settings, credentials(), &retry), &face_request("u")).await;
     assert!(
         refused.reply.describe().starts_with("could not connect"),
         "{}",

@@ -5,28 +5,20 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use face_enroll::broker::Topology;
-use lapin::options::*;
+use face_enroll::broker::{Message, Topology};
+use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Connection, ConnectionProperties};
 use serde_json::json;
 
 use crate::helpers::{sim_options, simulator};
-use crate::stack::{AMQP_URL, delete_names, tap, test_settings, unique};
+use crate::stack::{broker, delete_names, next_received, test_settings, unique};
 
 fn command(args: &[&str]) -> Command {
     crate::process::face_enroll(args)
 }
 
 pub fn names(command: &mut Command, settings: &face_enroll::config::Settings) {
-    command.envs(crate::helpers::names::amqp_name_vars(settings));
-}
-
-async fn channel() -> lapin::Channel {
-    let connection = Connection::connect(AMQP_URL, ConnectionProperties::default())
-        .await
-        .unwrap();
-    connection.create_channel().await.unwrap()
+    command.envs(settings.amqp.name_vars());
 }
 
 #[test]
@@ -38,8 +30,26 @@ fn demo_runs_the_whole_loop_and_exits_0() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("summary: 7 of 7 events: 4 succeeded, 1 rejected, 2 failed; 1 message(s) in the dead-letter queue"), "{stdout}");
-    assert!(stdout.contains("face.enrollment.rejected"));
+    assert!(stdout.contains("7 of 7 events arrived: 4 succeeded, 1 rejected, 2 failed; 1 bad message(s) kept in the dead-letter queue"), "{stdout}");
+    assert!(
+        stdout.contains("demo-5   rejected   code=Success passed=false"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("demo-6   failed     image_invalid: "),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.trim().is_empty(),
+        "no log lines without --logs: {stderr}"
+    );
+    let logged = command(&["demo", "--logs"]).output().unwrap();
+    assert!(logged.status.success());
+    assert!(
+        String::from_utf8_lossy(&logged.stderr).contains("bad job dead-lettered"),
+        "--logs shows the worker's logs"
+    );
 }
 
 #[tokio::test]
@@ -80,10 +90,10 @@ async fn publish_confirms_valid_lines_and_reports_invalid_ones() {
     ]);
     names(&mut one, &settings);
     assert!(one.output().unwrap().status.success());
-    let channel = channel().await;
-    let queue = crate::stack::queue_len(&channel, &settings.amqp.jobs_queue).await;
+    let broker = broker().await;
+    let queue = broker.queue_len(&settings.amqp.jobs_queue).await.unwrap();
     assert_eq!(queue, 4);
-    delete_names(&channel, &settings).await;
+    delete_names(&broker, &settings).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -118,13 +128,13 @@ async fn check_names_the_first_thing_wrong() {
         !stdout.contains("guest:guest"),
         "the URL's password is not shown"
     );
-    delete_names(&channel().await, &settings).await;
+    delete_names(&broker().await, &settings).await;
 }
 
 #[tokio::test]
 async fn a_queue_with_other_arguments_is_one_clear_start_up_error() {
     let settings = test_settings(&unique("mismatch"));
-    let channel = channel().await;
+    let broker = broker().await;
     let mut args = FieldTable::default();
     args.insert(
         "x-queue-type".into(),
@@ -134,7 +144,8 @@ async fn a_queue_with_other_arguments_is_one_clear_start_up_error() {
         durable: true,
         ..Default::default()
     };
-    channel
+    broker
+        .channel()
         .queue_declare(settings.amqp.jobs_queue.as_str().into(), durable, args)
         .await
         .unwrap();
@@ -161,7 +172,7 @@ async fn a_queue_with_other_arguments_is_one_clear_start_up_error() {
         1,
         "one error, not a loop"
     );
-    delete_names(&channel, &settings).await;
+    delete_names(&broker, &settings).await;
 }
 
 /// `moto_server` on a free port, killed on drop.
@@ -218,12 +229,12 @@ async fn the_worker_reads_object_keys_from_an_s3_compatible_server() {
     assert!(put.status().is_success());
     let sim = simulator(sim_options()).await;
     let settings = test_settings(&unique("s3"));
-    let channel = channel().await;
-    Topology::new(&settings.amqp, &settings.retry)
-        .declare(&channel)
+    let broker = broker().await;
+    broker
+        .declare(&Topology::new(&settings.amqp, &settings.retry))
         .await
         .unwrap();
-    let mut events = tap(&channel, &settings.amqp.results_exchange).await;
+    let mut events = broker.tap(&settings.amqp.results_exchange).await.unwrap();
     let mut worker = command(&["worker"]);
     names(&mut worker, &settings);
     let mut worker = worker
@@ -240,26 +251,17 @@ async fn the_worker_reads_object_keys_from_an_s3_compatible_server() {
         .unwrap();
     for (id, key) in [("s3-ok", "alice.jpg"), ("s3-missing", "nobody.jpg")] {
         let body = json!({"job_id": id, "face_group_code": "g", "image": {"key": key}}).to_string();
-        channel
-            .basic_publish(
-                "".into(),
-                settings.amqp.jobs_queue.as_str().into(),
-                BasicPublishOptions::default(),
-                body.as_bytes(),
-                Default::default(),
-            )
-            .await
-            .unwrap();
+        let message = Message::to_queue(
+            &settings.amqp.jobs_queue,
+            body.into_bytes(),
+            "application/json",
+        );
+        broker.publish(&message).await.unwrap();
     }
     let mut statuses = std::collections::HashMap::new();
     for _ in 0..2 {
-        use futures_util::StreamExt;
-        let delivery = tokio::time::timeout(Duration::from_secs(30), events.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let event: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
+        let received = next_received(&mut events).await;
+        let event: serde_json::Value = serde_json::from_slice(&received.body).unwrap();
         statuses.insert(
             event["data"]["job_id"].as_str().unwrap().to_owned(),
             event["data"].clone(),
@@ -278,5 +280,5 @@ async fn the_worker_reads_object_keys_from_an_s3_compatible_server() {
             .unwrap()
             .contains("does not exist")
     );
-    delete_names(&channel, &settings).await;
+    delete_names(&broker, &settings).await;
 }

@@ -1,20 +1,19 @@
 //! Shared set-up: a simulator on a free loopback port, clients for it, and
 //! hand-signed requests for probing the simulator directly.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use face_enroll::cloudauth::sign;
-use face_enroll::cloudauth::{Client, Credentials, Enroller, FaceRecordRequest, Picture};
-use face_enroll::config::{ApiSettings, RetrySettings, SignatureVersion};
+use face_enroll::cloudauth::{Credentials, FaceRecordRequest, Picture};
+use face_enroll::config::{ApiSettings, RetrySettings, Settings, SignatureVersion};
 use face_enroll::image::CheckedImage;
-use face_enroll::retry::{RateLimiter, RetryPolicy};
 use face_enroll::simulate::{Simulator, SimulatorOptions};
+use face_enroll::telemetry::Metrics;
+use face_enroll::worker::Road;
+use face_enroll::worker::road::Called;
+use tokio_util::sync::CancellationToken;
 
-#[path = "../support/jpeg.rs"]
-pub mod jpeg;
-#[path = "../support/names.rs"]
-pub mod names;
+pub use face_enroll_fixtures::jpeg;
 
 pub const KEY_ID: &str = "test-key-id";
 pub const SECRET: &str = "test-secret-Zq8";
@@ -57,13 +56,24 @@ pub fn quick_retry() -> RetrySettings {
     }
 }
 
-pub fn enroller(api: &ApiSettings, credentials: Credentials, retry: &RetrySettings) -> Enroller {
-    let client = Client::new(api, credentials).unwrap();
-    Enroller::new(
-        client,
-        Arc::new(RateLimiter::new(0.0)),
-        RetryPolicy::new(retry),
-    )
+/// The worker's road with these API and retry settings and no rate limit.
+pub fn road(api: &ApiSettings, credentials: Credentials, retry: &RetrySettings) -> Road {
+    let mut settings = Settings {
+        api: api.clone(),
+        retry: retry.clone(),
+        ..Settings::default()
+    };
+    settings.api.qps_limit = 0.0;
+    settings.api.tenant_qps = 0.0;
+    settings.image.allow_private_networks = true;
+    Road::new(&settings, credentials, Metrics::new().unwrap()).unwrap()
+}
+
+/// Steps 3 and 4 of the road: wait for the limiter, call, retry.
+pub async fn enroll(road: &Road, request: &FaceRecordRequest) -> Called {
+    road.call(request, &CancellationToken::new())
+        .await
+        .expect("never stopped")
 }
 
 pub fn face_request(merchant_user_id: &str) -> FaceRecordRequest {

@@ -167,7 +167,6 @@ async fn readiness_follows_the_broker_connection_and_liveness_stays_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
     use base64::Engine;
-    use futures_util::StreamExt;
     use std::process::{Command, Stdio};
 
     const SECRET: &str = "Sup3r-S3cret-XYZZY-4711";
@@ -177,15 +176,15 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
     options.credentials.security_token = Some(TOKEN.into());
     let sim = crate::helpers::simulator(options).await;
     let settings = crate::stack::test_settings(&crate::stack::unique("logs"));
-    let connection = lapin::Connection::connect(crate::stack::AMQP_URL, Default::default())
+    let broker = crate::stack::broker().await;
+    broker
+        .declare(&face_enroll::broker::Topology::new(
+            &settings.amqp,
+            &settings.retry,
+        ))
         .await
         .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    face_enroll::broker::Topology::new(&settings.amqp, &settings.retry)
-        .declare(&channel)
-        .await
-        .unwrap();
-    let mut events = crate::stack::tap(&channel, &settings.amqp.results_exchange).await;
+    let mut events = broker.tap(&settings.amqp.results_exchange).await.unwrap();
     let mut worker = Command::new(env!("CARGO_BIN_EXE_face-enroll"));
     worker.arg("worker").env_clear();
     crate::commands::names(&mut worker, &settings);
@@ -205,24 +204,16 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
         base64::engine::general_purpose::STANDARD.encode(crate::images::fixtures().face.as_slice());
     for n in 0..5 {
         let body = json!({"job_id": format!("log-job-{n}"), "face_group_code": "g", "image": {"base64": image}}).to_string();
-        channel
-            .basic_publish(
-                "".into(),
-                settings.amqp.jobs_queue.as_str().into(),
-                Default::default(),
-                body.as_bytes(),
-                Default::default(),
-            )
-            .await
-            .unwrap();
+        let message = face_enroll::broker::Message::to_queue(
+            &settings.amqp.jobs_queue,
+            body.into_bytes(),
+            "application/json",
+        );
+        broker.publish(&message).await.unwrap();
     }
     for _ in 0..5 {
-        let delivery = tokio::time::timeout(Duration::from_secs(30), events.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let event: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
+        let received = crate::stack::next_received(&mut events).await;
+        let event: serde_json::Value = serde_json::from_slice(&received.body).unwrap();
         assert_eq!(event["data"]["status"], "succeeded", "{event}");
     }
     worker.terminate();
@@ -245,5 +236,5 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
         !logs.contains("Signature="),
         "a signature leaked into the logs"
     );
-    crate::stack::delete_names(&channel, &settings).await;
+    crate::stack::delete_names(&broker, &settings).await;
 }

@@ -7,12 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use face_enroll::broker::Topology;
+use face_enroll::broker::{Client, Message, Topology};
 use face_enroll::config::Settings;
 use face_enroll::simulate::{Simulator, SimulatorOptions};
-use lapin::options::*;
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use serde_json::{Value, json};
 
 use crate::helpers::{KEY_ID, SECRET, jpeg, sim_options, simulator};
@@ -67,81 +64,36 @@ fn rabbitmqctl(args: &[&str]) {
 }
 
 /// Settings on `vhost` with a durable queue collecting every event.
-async fn prepare(vhost: &Vhost, sim: &Simulator) -> (Settings, Channel) {
+async fn prepare(vhost: &Vhost, sim: &Simulator) -> (Settings, Client) {
     let mut settings = test_settings("resilience");
     settings.amqp.url = vhost.url().into();
     settings.api.endpoint = Some(sim.url());
     settings.worker.concurrency = 32;
-    let channel = connect(vhost).await;
-    Topology::new(&settings.amqp, &settings.retry)
-        .declare(&channel)
+    let broker = connect(vhost).await;
+    broker
+        .declare(&Topology::new(&settings.amqp, &settings.retry))
         .await
         .unwrap();
-    channel
-        .queue_declare(
-            "events".into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
+    broker
+        .keep(&settings.amqp.results_exchange, "events")
         .await
         .unwrap();
-    channel
-        .queue_bind(
-            "events".into(),
-            settings.amqp.results_exchange.as_str().into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    (settings, channel)
+    (settings, broker)
 }
 
-async fn connect(vhost: &Vhost) -> Channel {
-    let connection = Connection::connect(&vhost.url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .unwrap();
-    channel
+async fn connect(vhost: &Vhost) -> Client {
+    Client::connect(&vhost.url()).await.unwrap()
 }
 
 /// Publishes `n` inline-image jobs with confirms; returns their ids.
-async fn publish_jobs(channel: &Channel, queue: &str, n: usize) -> Vec<String> {
+async fn publish_jobs(broker: &Client, queue: &str, n: usize) -> Vec<String> {
     let image = base64::engine::general_purpose::STANDARD.encode(jpeg::face(48, 64));
-    let mut confirms = Vec::with_capacity(n);
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = format!("job-{i:05}");
-        let body =
-            json!({"job_id": id, "face_group_code": "grp", "image": {"base64": image}}).to_string();
-        let properties = BasicProperties::default()
-            .with_content_type("application/json".into())
-            .with_delivery_mode(2);
-        confirms.push(
-            channel
-                .basic_publish(
-                    "".into(),
-                    queue.into(),
-                    BasicPublishOptions::default(),
-                    body.as_bytes(),
-                    properties,
-                )
-                .await
-                .unwrap(),
-        );
-        ids.push(id);
-    }
-    for confirm in confirms {
-        assert!(confirm.await.unwrap().is_ack());
-    }
+    let ids: Vec<String> = (0..n).map(|i| format!("job-{i:05}")).collect();
+    let messages = ids.iter().map(|id| {
+        let body = json!({"job_id": id, "face_group_code": "grp", "image": {"base64": image}});
+        Message::to_queue(queue, body.to_string().into_bytes(), "application/json")
+    });
+    broker.publish_all(messages, || {}).await.unwrap();
     ids
 }
 
@@ -157,14 +109,11 @@ async fn collect(vhost: &Vhost, ids: &[String], limit: Duration) -> HashMap<Stri
             seen.len(),
             ids.len()
         );
-        let channel = connect(vhost).await;
+        let broker = connect(vhost).await;
         loop {
-            match channel
-                .basic_get("events".into(), BasicGetOptions { no_ack: true })
-                .await
-            {
+            match broker.get("events").await {
                 Ok(Some(message)) => {
-                    let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+                    let event: Value = serde_json::from_slice(&message.body).unwrap();
                     assert_eq!(event["data"]["status"], "succeeded", "{event}");
                     *seen
                         .entry(event["data"]["job_id"].as_str().unwrap().to_owned())
@@ -203,7 +152,7 @@ fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Running {
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
         .env("FACE_ENROLL_AMQP__URL", a.url.expose_secret())
-        .envs(crate::helpers::names::amqp_name_vars(settings))
+        .envs(settings.amqp.name_vars())
         .env(
             "FACE_ENROLL_API__ENDPOINT",
             settings.api.endpoint.clone().unwrap_or_default(),
@@ -228,8 +177,8 @@ fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Running {
 async fn closing_every_connection_mid_run_loses_no_job() {
     let vhost = Vhost::new("close-all");
     let sim = simulator(sim_options()).await;
-    let (settings, channel) = prepare(&vhost, &sim).await;
-    let ids = publish_jobs(&channel, &settings.amqp.jobs_queue, 2000).await;
+    let (settings, broker) = prepare(&vhost, &sim).await;
+    let ids = publish_jobs(&broker, &settings.amqp.jobs_queue, 2000).await;
     let started = Instant::now();
     let health = std::sync::Arc::new(face_enroll::telemetry::Health::default());
     let metrics = face_enroll::telemetry::Metrics::new().unwrap();
@@ -271,8 +220,8 @@ async fn closing_every_connection_mid_run_loses_no_job() {
 async fn a_worker_killed_mid_run_and_restarted_loses_no_job() {
     let vhost = Vhost::new("sigkill");
     let sim = simulator(sim_options()).await;
-    let (settings, channel) = prepare(&vhost, &sim).await;
-    let ids = publish_jobs(&channel, &settings.amqp.jobs_queue, 2000).await;
+    let (settings, broker) = prepare(&vhost, &sim).await;
+    let ids = publish_jobs(&broker, &settings.amqp.jobs_queue, 2000).await;
     let started = Instant::now();
     let mut first = spawn_worker(&settings, &[]);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -302,9 +251,9 @@ async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
         ..sim_options()
     })
     .await;
-    let (mut settings, channel) = prepare(&vhost, &sim).await;
+    let (mut settings, broker) = prepare(&vhost, &sim).await;
     settings.worker.concurrency = 4;
-    publish_jobs(&channel, &settings.amqp.jobs_queue, 20).await;
+    publish_jobs(&broker, &settings.amqp.jobs_queue, 20).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -340,12 +289,8 @@ async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
     let finished = sim.stats().get("Success");
     assert_eq!(finished, 4, "exactly the calls under way were finished");
     let mut event_count = 0;
-    while let Some(message) = channel
-        .basic_get("events".into(), BasicGetOptions { no_ack: true })
-        .await
-        .unwrap()
-    {
-        let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+    while let Some(message) = broker.get("events").await.unwrap() {
+        let event: Value = serde_json::from_slice(&message.body).unwrap();
         assert_eq!(event["data"]["status"], "succeeded");
         event_count += 1;
     }
@@ -353,10 +298,10 @@ async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
     // The broker requeues the unacked deliveries once it has seen the
     // connection go, which it does on its own time after the process exits.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut left = crate::stack::queue_len(&channel, &settings.amqp.jobs_queue).await;
+    let mut left = broker.queue_len(&settings.amqp.jobs_queue).await.unwrap();
     while left < 16 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        left = crate::stack::queue_len(&channel, &settings.amqp.jobs_queue).await;
+        left = broker.queue_len(&settings.amqp.jobs_queue).await.unwrap();
     }
     assert_eq!(left, 16, "every other job is back in the queue");
 }

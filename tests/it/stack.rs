@@ -5,15 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use face_enroll::broker::Topology;
+use face_enroll::broker::{Client, Message, Received, Tap, Topology};
 use face_enroll::config::{RetrySettings, Settings};
 use face_enroll::simulate::{Simulator, SimulatorOptions};
 use face_enroll::telemetry::{Health, Metrics};
 use face_enroll::worker::{Worker, WorkerError};
-use futures_util::StreamExt;
-use lapin::options::*;
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
+use lapin::BasicProperties;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +25,7 @@ pub fn test_settings(prefix: &str) -> Settings {
     let mut s = Settings::default();
     s.amqp.url = AMQP_URL.into();
     s.amqp.jobs_queue = format!("{prefix}.jobs");
-    s.amqp.retry_queue = format!("{prefix}.jobs.retry");
+    s.amqp.retry_queue = format!("{prefix}.jobs.delay");
     s.amqp.dead_letter_exchange = format!("{prefix}.dlx");
     s.amqp.dead_letter_queue = format!("{prefix}.jobs.dead");
     s.amqp.results_exchange = format!("{prefix}.results");
@@ -57,13 +54,13 @@ pub struct Stack {
     pub settings: Settings,
     pub sim: Simulator,
     pub images: String,
-    pub channel: Channel,
+    /// The test's own broker connection, on the worker's vhost.
+    pub broker: Client,
     pub health: Arc<Health>,
     pub metrics: Metrics,
     /// The running worker's rate limiter.
     pub limiter: Option<Arc<face_enroll::retry::RateLimiter>>,
-    connection: Connection,
-    events: Consumer,
+    events: Tap,
     worker: Option<(CancellationToken, JoinHandle<Result<(), WorkerError>>)>,
 }
 
@@ -86,28 +83,20 @@ impl Stack {
         tweak(&mut settings);
         // The test's own connection goes to the same vhost as the worker's.
         let url = secrecy::ExposeSecret::expose_secret(&settings.amqp.url).to_owned();
-        let connection = Connection::connect(&url, ConnectionProperties::default())
+        let broker = Client::connect(&url).await.unwrap();
+        broker
+            .declare(&Topology::new(&settings.amqp, &settings.retry))
             .await
             .unwrap();
-        let channel = connection.create_channel().await.unwrap();
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .unwrap();
-        Topology::new(&settings.amqp, &settings.retry)
-            .declare(&channel)
-            .await
-            .unwrap();
-        let events = tap(&channel, &settings.amqp.results_exchange).await;
+        let events = broker.tap(&settings.amqp.results_exchange).await.unwrap();
         let mut stack = Self {
             settings,
             sim,
             images,
-            channel,
+            broker,
             health: Arc::new(Health::default()),
             metrics: Metrics::new().unwrap(),
             limiter: None,
-            connection,
             events,
             worker: None,
         };
@@ -164,32 +153,16 @@ impl Stack {
 
     /// Publishes raw bytes with the given properties, with confirms.
     pub async fn publish_raw(&self, body: &[u8], properties: BasicProperties) {
-        let confirm = self
-            .channel
-            .basic_publish(
-                "".into(),
-                self.settings.amqp.jobs_queue.as_str().into(),
-                BasicPublishOptions::default(),
-                body,
-                properties,
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-        assert!(confirm.is_ack());
+        let queue = &self.settings.amqp.jobs_queue;
+        let message = Message::new("", queue, body.to_vec(), properties);
+        self.broker.publish(&message).await.unwrap();
     }
 
-    /// The next result event, with its AMQP properties.
+    /// The next result event, with its AMQP properties and routing key.
     pub async fn next_event(&mut self) -> (Value, BasicProperties, String) {
-        let delivery = tokio::time::timeout(Duration::from_secs(30), self.events.next())
-            .await
-            .expect("an event within 30 s")
-            .unwrap()
-            .unwrap();
-        delivery.ack(BasicAckOptions::default()).await.unwrap();
-        let event = serde_json::from_slice(&delivery.data).unwrap();
-        (event, delivery.properties, delivery.routing_key.to_string())
+        let received = next_received(&mut self.events).await;
+        let event = serde_json::from_slice(&received.body).unwrap();
+        (event, received.properties, received.routing_key)
     }
 
     /// The next `n` events' bodies.
@@ -203,31 +176,18 @@ impl Stack {
 
     /// Messages waiting in `queue`.
     pub async fn queue_len(&self, queue: &str) -> u32 {
-        queue_len(&self.channel, queue).await
+        self.broker.queue_len(queue).await.unwrap()
     }
 
     /// Takes every message from the dead-letter queue: body and `x-face-enroll-error`.
     pub async fn dead_letters(&self) -> Vec<(Vec<u8>, String)> {
         let mut out = Vec::new();
         let queue = self.settings.amqp.dead_letter_queue.as_str();
-        while let Some(message) = self
-            .channel
-            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-            .await
-            .unwrap()
-        {
+        while let Some(message) = self.broker.get(queue).await.unwrap() {
             let reason = message
-                .delivery
-                .properties
-                .headers()
-                .as_ref()
-                .and_then(|h| h.inner().get("x-face-enroll-error").cloned())
-                .map(|v| match v {
-                    lapin::types::AMQPValue::LongString(s) => s.to_string(),
-                    other => format!("{other:?}"),
-                })
+                .header_text("x-face-enroll-error")
                 .unwrap_or_default();
-            out.push((message.delivery.data, reason));
+            out.push((message.body, reason));
         }
         out
     }
@@ -235,13 +195,9 @@ impl Stack {
     /// Opens the test's own connection again after the broker closed it.
     pub async fn reconnect(&mut self) {
         use secrecy::ExposeSecret;
-        self.connection = Connection::connect(
-            self.settings.amqp.url.expose_secret(),
-            ConnectionProperties::default(),
-        )
-        .await
-        .unwrap();
-        self.channel = self.connection.create_channel().await.unwrap();
+        self.broker = Client::connect(self.settings.amqp.url.expose_secret())
+            .await
+            .unwrap();
     }
 
     /// Stops the worker and deletes every name the test used.
@@ -249,64 +205,30 @@ impl Stack {
         if self.worker.is_some() {
             let _ = self.stop_worker().await;
         }
-        delete_names(&self.channel, &self.settings).await;
-        let _ = self.connection.close(200, "done".into()).await;
+        delete_names(&self.broker, &self.settings).await;
+        self.broker.close().await;
     }
 }
 
-/// A server-named queue bound to every event on `exchange`.
-pub async fn tap(channel: &Channel, exchange: &str) -> Consumer {
-    let queue = channel
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    channel
-        .queue_bind(
-            queue.name().clone(),
-            exchange.into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    channel
-        .basic_consume(
-            queue.name().clone(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
+/// The next message of `tap`, waiting up to 30 s.
+pub async fn next_received(tap: &mut Tap) -> Received {
+    tap.next(Duration::from_secs(30))
         .await
         .unwrap()
+        .expect("a message within 30 s")
 }
 
 /// Deletes the queues and exchanges named by `settings`, with every delay
 /// queue a worker at the default `retry.max_rounds` declares.
-pub async fn delete_names(channel: &Channel, settings: &Settings) {
+pub async fn delete_names(broker: &Client, settings: &Settings) {
     let mut retry = settings.retry.clone();
     retry.max_rounds = retry.max_rounds.max(RetrySettings::default().max_rounds);
-    let _ = Topology::new(&settings.amqp, &retry).delete(channel).await;
+    let _ = broker.delete(&Topology::new(&settings.amqp, &retry)).await;
 }
 
-/// Messages ready in `queue`, by a passive declare.
-pub async fn queue_len(channel: &Channel, queue: &str) -> u32 {
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    channel
-        .queue_declare(queue.into(), passive, FieldTable::default())
-        .await
-        .unwrap()
-        .message_count()
+/// A broker client on the default vhost.
+pub async fn broker() -> Client {
+    Client::connect(AMQP_URL).await.unwrap()
 }
 
 /// Polls `condition` every 20 ms until it holds; panics after `limit`.

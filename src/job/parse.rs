@@ -1,120 +1,11 @@
-//! The job message: plain JSON or a CloudEvents envelope, parsed into a
-//! [`Job`] whose fields are valid by construction, or refused as a [`BadJob`].
+//! Reading a delivery's body into a [`Job`]: plain JSON or a CloudEvents
+//! envelope, every rule of the job schema checked.
 
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use crate::image::ImageSource;
-
-/// Largest `metadata` accepted, as compact JSON bytes.
-pub const MAX_METADATA_BYTES: usize = 8 * 1024;
-
-/// The idempotency key: 1 to 128 characters of `[A-Za-z0-9._:-]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobId(String);
-
-/// The face group: non-empty, at most 64 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaceGroupCode(String);
-
-/// The caller's id for the person: 1 to 32 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MerchantUserId(String);
-
-macro_rules! text_newtype {
-    ($name:ident) => {
-        impl $name {
-            /// The validated text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-text_newtype!(JobId);
-text_newtype!(FaceGroupCode);
-text_newtype!(MerchantUserId);
-
-impl JobId {
-    /// Validates a job id.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
-        if (1..=128).contains(&text.len()) && text.chars().all(ok_char) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err("job_id must be 1 to 128 characters of A-Z a-z 0-9 . _ : -".into())
-        }
-    }
-}
-
-impl FaceGroupCode {
-    /// Validates a face group code.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        if (1..=64).contains(&text.chars().count()) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err("face_group_code must be 1 to 64 characters".into())
-        }
-    }
-}
-
-impl MerchantUserId {
-    /// Validates a merchant user id.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        if (1..=32).contains(&text.chars().count()) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err("merchant_user_id must be 1 to 32 characters".into())
-        }
-    }
-}
-
-/// A valid job.
-#[derive(Debug, Clone)]
-pub struct Job {
-    /// Echoed in every event; consumers deduplicate on it.
-    pub job_id: JobId,
-    /// Sent as `FaceGroupCode`.
-    pub face_group_code: FaceGroupCode,
-    /// Sent as `MerchantUserId` when present.
-    pub merchant_user_id: Option<MerchantUserId>,
-    /// Where the image is.
-    pub image: ImageSource,
-    /// Pass the URL to the service instead of downloading it.
-    pub send_as_url: bool,
-    /// Sent as `FaceQualityCheck` `Y` or `N`.
-    pub face_quality_check: bool,
-    /// Echoed unchanged in the result event.
-    pub metadata: Option<Value>,
-}
-
-/// A message that is not a valid job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BadJob {
-    /// Why, as a sentence for the event and the dead-letter header.
-    pub reason: String,
-    /// The job id, when the message had a valid one: then a `failed` event is due.
-    pub job_id: Option<JobId>,
-    /// Fields echoed in the event when they were readable.
-    pub echo: Box<Echo>,
-}
-
-/// What a bad job's event can still echo.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Echo {
-    /// `face_group_code` when it was a string.
-    pub face_group_code: Option<String>,
-    /// `merchant_user_id` when it was a string.
-    pub merchant_user_id: Option<String>,
-    /// `metadata` when it was within the size limit.
-    pub metadata: Option<Value>,
-}
+use super::fields::MAX_METADATA_BYTES;
+use super::{BadJob, Echo, FaceGroupCode, ImageSource, Job, JobId, MerchantUserId};
 
 impl Job {
     /// The fields a failed event echoes, for a job found bad after parsing.
@@ -297,7 +188,3 @@ fn image(value: &Value) -> Result<(ImageSource, bool), String> {
 fn metadata_size(value: &Value) -> usize {
     serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
 }
-
-#[cfg(test)]
-#[path = "job_tests.rs"]
-mod tests;

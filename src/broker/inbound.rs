@@ -1,0 +1,102 @@
+//! A delivery from the jobs queue, with the headers the worker reads taken
+//! once, and the copies of it the worker may publish (to a delay queue, to the
+//! dead-letter exchange).
+
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicRejectOptions};
+
+use super::SessionEnded;
+use super::headers::{self, ATTEMPTS, ERROR, ROUND};
+use super::message::Message;
+
+/// One delivery of a job, not yet acknowledged.
+pub struct Inbound {
+    /// Body, properties and the ack handle, as the broker sent them.
+    delivery: Delivery,
+    /// `x-face-enroll-round`: delay rounds done so far.
+    round: u32,
+    /// `x-face-enroll-attempts`: AddFaceRecord calls made in earlier rounds.
+    attempts: u32,
+}
+
+impl Inbound {
+    pub(super) fn new(delivery: Delivery) -> Self {
+        let round = headers::read_count(&delivery.properties, ROUND);
+        let attempts = headers::read_count(&delivery.properties, ATTEMPTS);
+        Self {
+            delivery,
+            round,
+            attempts,
+        }
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.delivery.data
+    }
+
+    /// The `content_type` property.
+    pub fn content_type(&self) -> Option<&str> {
+        self.delivery
+            .properties
+            .content_type()
+            .as_ref()
+            .map(|t| t.as_str())
+    }
+
+    /// Delay rounds done so far.
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    /// AddFaceRecord calls made for this job in earlier rounds.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// A copy for the delay queue `queue`, marked with `round` and `attempts`;
+    /// body and other properties unchanged.
+    pub fn delay_copy(&self, queue: &str, round: u32, attempts: u32) -> Message {
+        let properties = headers::with_headers(
+            &self.delivery.properties,
+            &[
+                (ROUND, headers::count(round)),
+                (ATTEMPTS, headers::count(attempts)),
+            ],
+        );
+        Message::new("", queue, self.delivery.data.clone(), properties)
+    }
+
+    /// A copy for the dead-letter `exchange`, with the reason in
+    /// `x-face-enroll-error`.
+    pub fn dead_letter_copy(&self, exchange: &str, routing_key: &str, reason: &str) -> Message {
+        let properties =
+            headers::with_headers(&self.delivery.properties, &[(ERROR, headers::text(reason))]);
+        Message::new(
+            exchange,
+            routing_key,
+            self.delivery.data.clone(),
+            properties,
+        )
+    }
+
+    /// Acknowledges the delivery; an ack the channel can no longer carry is
+    /// the session's end, not a success.
+    pub async fn ack(&self) -> Result<(), SessionEnded> {
+        match self.delivery.ack(BasicAckOptions::default()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SessionEnded::ChannelGone),
+            Err(e) => Err(SessionEnded::Channel(e)),
+        }
+    }
+
+    /// Hands the delivery back to the queue for another consumer.
+    pub async fn requeue(&self) -> Result<(), SessionEnded> {
+        let options = BasicRejectOptions { requeue: true };
+        match self.delivery.reject(options).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SessionEnded::ChannelGone),
+            Err(e) => Err(SessionEnded::Channel(e)),
+        }
+    }
+}

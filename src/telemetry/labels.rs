@@ -1,0 +1,89 @@
+//! The bounded label values of the metrics, as types: a series can only be
+//! named by one of these, so no label set grows without bound.
+
+/// How a delivery ended: `face_enroll_jobs_total{status}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// A `succeeded` event was published.
+    Succeeded,
+    /// A `rejected` event was published.
+    Rejected,
+    /// A `failed` event was published.
+    Failed,
+    /// A copy went to a delay queue (or was parked after `Forbidden.*`).
+    Retried,
+    /// A bad job: its copy went to the dead-letter exchange.
+    DeadLettered,
+}
+
+impl JobStatus {
+    /// Every status, for series exported at zero from the start.
+    pub const ALL: [Self; 5] = [
+        Self::Succeeded,
+        Self::Rejected,
+        Self::Failed,
+        Self::Retried,
+        Self::DeadLettered,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+            Self::Retried => "retried",
+            Self::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
+/// Where an image came from: `face_enroll_image_fetch_duration_seconds{source}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageOrigin {
+    /// Downloaded from a URL.
+    Url,
+    /// Read from the object store.
+    Store,
+    /// Carried in the job.
+    Inline,
+}
+
+impl ImageOrigin {
+    /// Every origin, for series exported at zero from the start.
+    pub const ALL: [Self; 3] = [Self::Url, Self::Store, Self::Inline];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Url => "url",
+            Self::Store => "store",
+            Self::Inline => "inline",
+        }
+    }
+}
+
+/// How a confirmed publish went: `face_enroll_amqp_publishes_total{result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishResult {
+    /// The broker confirmed it.
+    Confirmed,
+    /// The broker refused it (nack).
+    Nacked,
+    /// Mandatory, and no queue took it.
+    Unroutable,
+}
+
+impl PublishResult {
+    /// Every result, for series exported at zero from the start.
+    pub const ALL: [Self; 3] = [Self::Confirmed, Self::Nacked, Self::Unroutable];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::Nacked => "nacked",
+            Self::Unroutable => "unroutable",
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The road of one job, read top to bottom:
+//!
+//! 1. parse the delivery into a job,
+//! 2. get the picture (download, object store or inline) and check it,
+//! 3. wait for the rate limiter,
+//! 4. call AddFaceRecord, retrying what may be retried,
+//! 5. come to one [`Outcome`],
+//! 6. publish what the outcome calls for, with confirms,
+//! 7. ack.
+//!
+//! [`Road::run`] is the whole road; [`Road::decide`] is steps 1 to 5, which
+//! need no broker, so tests drive them with inline images and the simulator.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::circuit::Circuit;
+use super::outcome::{Incoming, Outcome, Trouble};
+use crate::broker::{Inbound, Message, PublishFailed, Publisher, SessionEnded, Topology};
+use crate::cloudauth::{Client, Disposition, FaceRecordRequest, Picture, Reply, TimedReply};
+use crate::event::ErrorKind;
+use crate::image::{CheckedImage, FetchError, Fetcher, Reservation};
+use crate::job::{ImageSource, Job};
+use crate::retry::{RateLimiter, Retry, RetryPolicy, RetryReason, Retryable};
+use crate::telemetry::{ImageOrigin, Metrics};
+
+/// Everything the road needs, shared by every job of the process.
+pub struct Road {
+    /// Image sources (URL, object store, inline) within the memory budget.
+    pub fetcher: Fetcher,
+    /// Signs and sends AddFaceRecord; one connection pool for the process.
+    pub client: Client,
+    /// Spaces calls to this process's share of the tenant's quota; also read
+    /// by the share poller and by `/metrics`.
+    pub limiter: Arc<RateLimiter>,
+    /// In-process retries of calls and downloads (`retry.*`).
+    pub policy: RetryPolicy,
+    /// Pauses consumption after `Forbidden.*`; fed once per delivery.
+    pub circuit: Arc<Circuit>,
+    /// Fed once per call, per fetch and per delivery.
+    pub metrics: Metrics,
+    /// Where events and copies of jobs are published.
+    pub topology: Arc<Topology>,
+    /// `image.max_bytes`: the rules' size limit.
+    pub max_bytes: u64,
+    /// `retry.max_rounds`: delay rounds before a job fails for good.
+    pub max_rounds: u32,
+    /// The events' `source`: `face-enroll/<hostname>`.
+    pub source: String,
+}
+
+/// How the road reaches the broker for one job.
+pub struct Lane<'a> {
+    /// The session's confirm-mode channel.
+    pub publisher: &'a Publisher,
+    /// Cancelled once SIGTERM came: no new call starts.
+    pub stop: &'a CancellationToken,
+    /// Cancelled when the session is lost: publishing gives up at once.
+    pub lost: &'a CancellationToken,
+}
+
+impl Road {
+    /// The whole road for one delivery. An error means the session ended and
+    /// the delivery stays unacked, for the broker to deliver again.
+    pub async fn run(&self, inbound: Inbound, lane: Lane<'_>) -> Result<(), SessionEnded> {
+        let incoming = Incoming {
+            body: inbound.body(),
+            content_type: inbound.content_type(),
+            round: inbound.round(),
+            attempts: inbound.attempts(),
+            received: Instant::now(),
+        };
+        // Steps 1 to 5.
+        let outcome = self.decide(&incoming, lane.stop).await;
+        self.circuit.record(outcome.call_result());
+        let Some(status) = outcome.status() else {
+            return Ok(()); // Abandoned: left unacked for redelivery.
+        };
+        // 6. Publish.
+        match self.publish(&outcome, &incoming, &inbound, &lane).await {
+            Ok(()) => {}
+            Err(PublishFailed::Session(ended)) => return Err(ended),
+            Err(refused @ PublishFailed::Refused(_)) => {
+                tracing::warn!(error = %refused, "the outcome could not be published; the job goes back to the queue");
+                return inbound.requeue().await;
+            }
+        }
+        // 7. Ack.
+        inbound.ack().await?;
+        self.metrics.job_ended(status, incoming.received.elapsed());
+        Ok(())
+    }
+
+    /// Steps 1 to 5: what this delivery comes to. Once `stop` is cancelled no
+    /// new call starts, and a job without a call under way is abandoned.
+    pub async fn decide(&self, incoming: &Incoming<'_>, stop: &CancellationToken) -> Outcome {
+        // 1. Parse.
+        let job = match Job::parse(incoming.body, incoming.content_type) {
+            Ok(job) => job,
+            Err(bad) => return Outcome::BadJob(Box::new(bad)),
+        };
+        let span = tracing::info_span!(
+            "job",
+            job_id = %job.job_id,
+            face_group_code = %job.face_group_code,
+            round = incoming.round,
+            request_id = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+        );
+        async {
+            // 2. The picture.
+            let (picture, memory) = match self.picture(&job, stop).await {
+                Ok(picture) => picture,
+                Err(_) if stop.is_cancelled() => return Outcome::Abandon,
+                Err(Stage::BadSource(reason)) => return Outcome::bad_source(&job, reason),
+                Err(Stage::Failed(kind, detail)) => return Outcome::failed(job, kind, detail),
+                Err(Stage::Trouble(trouble)) => {
+                    return Outcome::retryable(job, trouble, 0, incoming.round, self.max_rounds);
+                }
+            };
+            let request = FaceRecordRequest {
+                face_group_code: job.face_group_code.to_string(),
+                merchant_user_id: job.merchant_user_id.as_ref().map(ToString::to_string),
+                picture,
+                quality_check: job.face_quality_check,
+            };
+            // 3 and 4. Wait for the limiter, call, retry what may be retried.
+            let called = self.call(&request, stop).await;
+            drop((request, memory));
+            let Some(Called { reply, calls }) = called else {
+                return Outcome::Abandon;
+            };
+            let span = tracing::Span::current();
+            span.record(
+                "request_id",
+                reply.answer.as_ref().and_then(|a| a.request_id.as_deref()),
+            );
+            span.record("attempts", incoming.attempts.saturating_add(calls));
+            tracing::info!(code = reply.code(), calls, "AddFaceRecord answered");
+            // 5. The outcome.
+            Outcome::answered(job, reply, calls, incoming.round, self.max_rounds)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Step 2: the picture to send (the URL as is, or the fetched and checked
+    /// image) with the memory it holds until the call is done.
+    async fn picture(
+        &self,
+        job: &Job,
+        stop: &CancellationToken,
+    ) -> Result<(Picture, Reservation), Stage> {
+        if let (true, ImageSource::Url(url)) = (job.send_as_url, &job.image) {
+            return Ok((Picture::Url(url.to_string()), Reservation::none()));
+        }
+        let started = Instant::now();
+        let fetched = self
+            .policy
+            .run_until(stop, || self.fetcher.fetch(&job.image))
+            .await;
+        let size = fetched.as_ref().ok().map(|(bytes, _)| bytes.len());
+        self.metrics
+            .image_fetched(origin(&job.image), started.elapsed(), size);
+        let (bytes, memory) = fetched.map_err(|e| match e {
+            FetchError::Transient(detail) => Stage::Trouble(Trouble {
+                image_host: true,
+                detail,
+                reply: None,
+            }),
+            FetchError::Refused(detail) => Stage::Failed(ErrorKind::ImageFetch, detail),
+            FetchError::Invalid(invalid) => {
+                Stage::Failed(ErrorKind::ImageInvalid, invalid.to_string())
+            }
+            FetchError::BadSource(detail) => Stage::BadSource(detail),
+        })?;
+        let image = CheckedImage::new(&bytes, self.max_bytes)
+            .map_err(|e| Stage::Failed(ErrorKind::ImageInvalid, e.to_string()))?;
+        Ok((Picture::Base64(image.base64), memory))
+    }
+
+    /// Steps 3 and 4: calls until a final answer, a pause or the end of the
+    /// retry budget. `None` when `stop` came before a call could start.
+    pub async fn call(
+        &self,
+        request: &FaceRecordRequest,
+        stop: &CancellationToken,
+    ) -> Option<Called> {
+        let calls = AtomicU32::new(0);
+        let result = self
+            .policy
+            .run_until(stop, || async {
+                // 3. Wait for the limiter.
+                tokio::select! {
+                    () = self.limiter.acquire() => {}
+                    () = stop.cancelled() => return Err(Attempt::Stopped),
+                }
+                if stop.is_cancelled() {
+                    return Err(Attempt::Stopped);
+                }
+                // 4. Call.
+                calls.fetch_add(1, Ordering::Relaxed);
+                let TimedReply { reply, elapsed } = self.client.add_face_record(request).await;
+                let reason = reply.retry_reason();
+                self.metrics.api_call(reply.code_label(), elapsed, reason);
+                if reason == Some(RetryReason::Throttled) {
+                    self.limiter.on_throttled();
+                }
+                match reply.disposition {
+                    Disposition::Success { .. } => Ok(reply),
+                    _ => Err(Attempt::Answered(reply)),
+                }
+            })
+            .await;
+        match result {
+            Ok(reply) | Err(Attempt::Answered(reply)) => Some(Called {
+                reply,
+                calls: calls.into_inner(),
+            }),
+            Err(Attempt::Stopped) => None,
+        }
+    }
+
+    /// Step 6: the event, the dead-letter copy or the delay-queue copy.
+    async fn publish(
+        &self,
+        outcome: &Outcome,
+        incoming: &Incoming<'_>,
+        inbound: &Inbound,
+        lane: &Lane<'_>,
+    ) -> Result<(), PublishFailed> {
+        let topology = &self.topology;
+        if let Some(event) = outcome.event(&self.source, incoming) {
+            let message = Message::event(&topology.results_exchange, &event);
+            lane.publisher
+                .publish_confirmed(&message, lane.lost)
+                .await?;
+            log_event(&event);
+        }
+        let attempts = incoming.attempts.saturating_add(outcome.calls());
+        let copy = match outcome {
+            Outcome::BadJob(bad) => {
+                tracing::warn!(reason = %bad.reason, "bad job dead-lettered");
+                inbound.dead_letter_copy(
+                    &topology.dead_letter_exchange,
+                    &topology.jobs_queue,
+                    &bad.reason,
+                )
+            }
+            Outcome::Delay { round, .. } => {
+                inbound.delay_copy(topology.delay_queue(*round), *round, attempts)
+            }
+            // Parked in the first delay queue, the round unchanged.
+            Outcome::Park { .. } => {
+                inbound.delay_copy(topology.delay_queue(1), incoming.round, attempts)
+            }
+            Outcome::Final { .. } | Outcome::Abandon => return Ok(()),
+        };
+        lane.publisher.publish_confirmed(&copy, lane.lost).await?;
+        if !matches!(outcome, Outcome::BadJob(_)) {
+            tracing::info!(queue = %copy.routing_key, round = incoming.round, attempts, "job sent to a delay queue");
+        }
+        Ok(())
+    }
+}
+
+/// The end of steps 3 and 4.
+#[derive(Debug)]
+pub struct Called {
+    /// The last reply: a success, or the answer that ended the retries.
+    pub reply: Reply,
+    /// AddFaceRecord calls made.
+    pub calls: u32,
+}
+
+/// Where step 2 stopped short of a picture.
+enum Stage {
+    /// The job's image source cannot be used: a bad job.
+    BadSource(String),
+    /// A permanent failure of this kind.
+    Failed(ErrorKind, String),
+    /// Still failing after the in-process budget.
+    Trouble(Trouble),
+}
+
+/// One try of step 4, as the retry policy sees it.
+enum Attempt {
+    /// The service's answer was not a success.
+    Answered(Reply),
+    /// Stopping: no new call may start.
+    Stopped,
+}
+
+impl Retryable for Attempt {
+    fn retry(&self) -> Retry {
+        match self {
+            Self::Answered(reply) => reply.retry(),
+            Self::Stopped => Retry::Never,
+        }
+    }
+}
+
+fn origin(source: &ImageSource) -> ImageOrigin {
+    match source {
+        ImageSource::Url(_) => ImageOrigin::Url,
+        ImageSource::Key(_) => ImageOrigin::Store,
+        ImageSource::Inline(_) => ImageOrigin::Inline,
+    }
+}
+
+fn log_event(event: &crate::event::ResultEvent) {
+    let data = &event.data;
+    match &data.error {
+        None => {
+            tracing::info!(job_id = %data.job_id, status = data.status.as_str(), attempts = data.attempts, "result event published")
+        }
+        Some(error) => tracing::warn!(
+            job_id = %data.job_id,
+            status = data.status.as_str(),
+            attempts = data.attempts,
+            error.kind = ?error.kind,
+            error.detail = %error.detail,
+            "result event published",
+        ),
+    }
+}
