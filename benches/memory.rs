@@ -7,7 +7,6 @@
 
 mod support;
 
-use futures_util::StreamExt;
 use serde_json::json;
 use support::*;
 
@@ -62,14 +61,13 @@ async fn run(budget: u64, sim_url: &str, image_url: &str) -> f64 {
     settings.api.qps_limit = 0.0;
     settings.api.tenant_qps = 0.0;
     settings.worker.concurrency = 64;
-    let (_connection, channel, events) = prepare(&settings).await;
+    let (client, mut events) = prepare(&settings).await;
     let jobs = (0..64).map(|n| {
         json!({"job_id": format!("m-{n}"), "face_group_code": "g", "image": {"url": image_url}})
             .to_string()
             .into_bytes()
     });
-    publish(&channel, &settings.amqp.jobs_queue, jobs).await;
-    let mut consumer = consume_events(&channel, &events).await;
+    publish(&client, &settings.amqp.jobs_queue, jobs).await;
     let extra = [
         ("FACE_ENROLL_WORKER__MAX_INFLIGHT_BYTES", budget.to_string()),
         ("FACE_ENROLL_AMQP__PREFETCH", "64".to_owned()),
@@ -78,12 +76,12 @@ async fn run(budget: u64, sim_url: &str, image_url: &str) -> f64 {
     ];
     let mut worker = spawn_worker(&settings, free_port(), &extra);
     for _ in 0..64 {
-        let delivery = consumer.next().await.expect("an event").expect("delivery");
-        let event: serde_json::Value = serde_json::from_slice(&delivery.data).expect("JSON");
+        let received = next_event(&mut events).await;
+        let event: serde_json::Value = serde_json::from_slice(&received.body).expect("JSON");
         assert_eq!(event["data"]["status"], "succeeded", "{}", event["data"]);
     }
     let peak = peak_rss_mib(worker.id());
     terminate(&mut worker);
-    clean_up(&channel, &settings).await;
+    clean_up(&client, &settings).await;
     peak
 }

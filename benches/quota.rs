@@ -82,14 +82,14 @@ async fn scenario(workers: usize, stop_one: bool, seconds: u64) -> (f64, f64) {
     settings.api.endpoint = Some(simulator.url());
     settings.api.tenant_qps = 50.0;
     settings.api.qps_limit = 50.0;
-    let (_connection, channel, _events) = prepare(&settings).await;
+    let (client, _events) = prepare(&settings).await;
     let depth = 50 * (seconds as usize + 10) * 3 / 2;
     let jobs = (0..depth).map(|n| {
         json!({"job_id": format!("q-{n}"), "face_group_code": "g", "image": {"url": "https://cdn.example.com/f.jpg", "send_as_url": true}})
             .to_string()
             .into_bytes()
     });
-    publish(&channel, &settings.amqp.jobs_queue, jobs).await;
+    publish(&client, &settings.amqp.jobs_queue, jobs).await;
     let mut children = Vec::new();
     for _ in 0..workers {
         let port = free_port();
@@ -116,7 +116,7 @@ async fn scenario(workers: usize, stop_one: bool, seconds: u64) -> (f64, f64) {
     for mut child in children {
         terminate(&mut child);
     }
-    clean_up(&channel, &settings).await;
+    clean_up(&client, &settings).await;
     let share = if accepted + throttled == 0 {
         0.0
     } else {

@@ -38,8 +38,8 @@ async fn main() {
         wait_ready(port).await;
         ready.push(started.elapsed().as_secs_f64() * 1000.0);
         terminate(&mut worker);
-        let (_connection, channel, _) = prepare(&settings).await;
-        clean_up(&channel, &settings).await;
+        let (client, _) = prepare(&settings).await;
+        clean_up(&client, &settings).await;
     }
     let (ready, baseline) = (median(&mut ready), median(&mut baseline));
     println!(

@@ -14,10 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
-use lapin::options::*;
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel};
+use face_enroll::broker::{Message, Received, Session, SessionOptions, Topology};
+use face_enroll::telemetry::Metrics;
 use serde_json::{Value, json};
 use support::*;
 use tokio::sync::Semaphore;
@@ -157,36 +155,34 @@ async fn worker_run(jobs: usize, concurrency: usize, sim_url: &str, image: &Valu
     settings.api.qps_limit = 0.0;
     settings.api.tenant_qps = 0.0;
     settings.worker.concurrency = concurrency;
-    let (_connection, channel, events) = prepare(&settings).await;
+    let (client, mut events) = prepare(&settings).await;
     publish(
-        &channel,
+        &client,
         &settings.amqp.jobs_queue,
         (0..jobs).map(|n| job(n, image, None)),
     )
     .await;
-    let mut consumer = consume_events(&channel, &events).await;
     let mut worker = spawn_worker(
         &settings,
         free_port(),
         &[("FACE_ENROLL_AMQP__PREFETCH", PREFETCH.to_string())],
     );
-    let succeeded = |delivery: &lapin::message::Delivery| {
+    let succeeded = |received: Received| {
         assert_eq!(
-            delivery.routing_key.as_str(),
-            "face.enrollment.succeeded",
+            received.routing_key, "face.enrollment.succeeded",
             "every job of the benchmark succeeds"
         );
     };
-    succeeded(&consumer.next().await.expect("an event").expect("delivery"));
+    succeeded(next_event(&mut events).await);
     let (started, cpu_start) = (Instant::now(), cpu_seconds(worker.id()));
     for _ in 1..jobs {
-        succeeded(&consumer.next().await.expect("an event").expect("delivery"));
+        succeeded(next_event(&mut events).await);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(worker.id()) - cpu_start;
     let peak = peak_rss_mib(worker.id());
     terminate(&mut worker);
-    clean_up(&channel, &settings).await;
+    clean_up(&client, &settings).await;
     let counted = (jobs - 1) as f64;
     WorkerRun {
         jobs_per_second: counted / elapsed,
@@ -195,37 +191,33 @@ async fn worker_run(jobs: usize, concurrency: usize, sim_url: &str, image: &Valu
     }
 }
 
-/// The ceiling: consume, publish one confirmed message, ack; no HTTP at all.
+/// The ceiling: consume, publish one confirmed message, ack, through the same
+/// broker layer as the worker; no HTTP at all.
 async fn bare_loop(jobs: usize) -> f64 {
     let settings = settings("bare");
-    let (_connection, channel, _events) = prepare(&settings).await;
+    let (client, _events) = prepare(&settings).await;
     let body = job(0, &image_field("http://127.0.0.1/face.jpg", false), None);
     publish(
-        &channel,
+        &client,
         &settings.amqp.jobs_queue,
         (0..jobs).map(|_| body.clone()),
     )
     .await;
-    let connection = lapin::Connection::connect(AMQP_URL, Default::default())
-        .await
-        .expect("connect");
-    let consume = connection.create_channel().await.expect("channel");
-    consume
-        .basic_qos(PREFETCH, BasicQosOptions::default())
-        .await
-        .expect("qos");
-    let publisher: Channel = connection.create_channel().await.expect("channel");
-    publisher
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirms");
-    let mut consumer = consume
-        .basic_consume(
-            settings.amqp.jobs_queue.as_str().into(),
-            "bare".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
+    let options = SessionOptions {
+        url: AMQP_URL.into(),
+        declare_topology: false,
+        prefetch: PREFETCH,
+        connection_name: "bare".into(),
+    };
+    let topology = Topology::new(&settings.amqp, &settings.retry);
+    let metrics = Metrics::new().expect("metrics");
+    let session = Arc::new(
+        Session::open(&options, &topology, &metrics)
+            .await
+            .expect("session"),
+    );
+    let mut deliveries = session
+        .consume(&settings.amqp.jobs_queue, "bare")
         .await
         .expect("consume");
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
@@ -234,35 +226,26 @@ async fn bare_loop(jobs: usize) -> f64 {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..jobs {
         let permit = permits.clone().acquire_owned().await.expect("permit");
-        let delivery = consumer.next().await.expect("delivery").expect("delivery");
-        let (publisher, exchange) = (publisher.clone(), exchange.clone());
+        let inbound = deliveries.next().await.expect("delivery");
+        let (session, exchange) = (session.clone(), exchange.clone());
         tasks.spawn(async move {
-            let event = br#"{"specversion":"1.0","data":{"status":"succeeded"}}"#;
-            let properties = BasicProperties::default().with_delivery_mode(2);
-            let options = BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            };
-            publisher
-                .basic_publish(
-                    exchange.as_str().into(),
-                    "face.enrollment.succeeded".into(),
-                    options,
-                    event,
-                    properties,
-                )
+            let event = br#"{"specversion":"1.0","data":{"status":"succeeded"}}"#.to_vec();
+            let mut message = Message::to_queue("", event, "application/cloudevents+json");
+            message.exchange = exchange;
+            message.routing_key = "face.enrollment.succeeded".into();
+            session
+                .publisher()
+                .publish_once(&message)
                 .await
-                .expect("publish")
-                .await
-                .expect("confirm");
-            delivery.ack(BasicAckOptions::default()).await.expect("ack");
+                .expect("confirmed");
+            inbound.ack().await.expect("ack");
             drop(permit);
         });
     }
     while tasks.join_next().await.is_some() {}
     let rate = jobs as f64 / started.elapsed().as_secs_f64();
-    let _ = connection.close(200, "done".into()).await;
-    clean_up(&channel, &settings).await;
+    session.close().await;
+    clean_up(&client, &settings).await;
     rate
 }
 
@@ -273,39 +256,34 @@ async fn latency(jobs: usize, rate: f64, sim_url: &str, image_url: &str) -> (f64
     settings.api.qps_limit = 0.0;
     settings.api.tenant_qps = 0.0;
     settings.worker.concurrency = CONCURRENCY;
-    let (_connection, channel, events) = prepare(&settings).await;
+    let (client, mut events) = prepare(&settings).await;
     let metrics_port = free_port();
     let mut worker = spawn_worker(&settings, metrics_port, &[]);
     wait_ready(metrics_port).await;
-    let mut consumer = consume_events(&channel, &events).await;
+    let client = Arc::new(client);
     let publisher = {
-        let (channel, queue, image_url) = (
-            channel.clone(),
+        let (client, queue, image_url) = (
+            client.clone(),
             settings.amqp.jobs_queue.clone(),
             image_url.to_owned(),
         );
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+            let mut confirms = tokio::task::JoinSet::new();
             for n in 0..jobs {
                 every.tick().await;
                 let body = job(n, &image_field(&image_url, false), Some(now_us()));
-                channel
-                    .basic_publish(
-                        "".into(),
-                        queue.as_str().into(),
-                        BasicPublishOptions::default(),
-                        &body,
-                        BasicProperties::default(),
-                    )
-                    .await
-                    .expect("publish");
+                let message = Message::to_queue(&queue, body, "application/json");
+                let client = client.clone();
+                confirms.spawn(async move { client.publish(&message).await.expect("publish") });
             }
+            while confirms.join_next().await.is_some() {}
         })
     };
     let mut latencies: HashMap<String, f64> = HashMap::new();
     while latencies.len() < jobs {
-        let delivery = consumer.next().await.expect("event").expect("delivery");
-        let event: Value = serde_json::from_slice(&delivery.data).expect("JSON");
+        let received = next_event(&mut events).await;
+        let event: Value = serde_json::from_slice(&received.body).expect("JSON");
         let sent: u128 = event["data"]["metadata"]["sent_at_us"]
             .as_str()
             .and_then(|s| s.parse().ok())
@@ -315,7 +293,7 @@ async fn latency(jobs: usize, rate: f64, sim_url: &str, image_url: &str) -> (f64
     }
     let _ = publisher.await;
     terminate(&mut worker);
-    clean_up(&channel, &settings).await;
+    clean_up(&client, &settings).await;
     let mut values: Vec<f64> = latencies.into_values().collect();
     values.sort_by(f64::total_cmp);
     (values[values.len() / 2], values[values.len() * 99 / 100])

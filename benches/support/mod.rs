@@ -7,11 +7,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use face_enroll::broker::Topology;
+use face_enroll::broker::{Client, Message, Received, Tap, Topology};
 use face_enroll::config::Settings;
-use lapin::options::*;
-use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties};
 
 /// The release binary built with the benchmarks.
 pub const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
@@ -71,7 +68,7 @@ pub fn settings(prefix: &str) -> Settings {
     let mut s = Settings::default();
     let p = format!("bench-{prefix}-{:08x}", rand::random::<u32>());
     s.amqp.jobs_queue = format!("{p}.jobs");
-    s.amqp.retry_queue = format!("{p}.jobs.retry");
+    s.amqp.retry_queue = format!("{p}.jobs.delay");
     s.amqp.dead_letter_exchange = format!("{p}.dlx");
     s.amqp.dead_letter_queue = format!("{p}.jobs.dead");
     s.amqp.results_exchange = format!("{p}.results");
@@ -80,100 +77,44 @@ pub fn settings(prefix: &str) -> Settings {
 }
 
 /// Declares the topology and a durable `events` queue bound to the results.
-pub async fn prepare(settings: &Settings) -> (Connection, Channel, String) {
-    let connection = Connection::connect(AMQP_URL, ConnectionProperties::default())
-        .await
-        .expect("RabbitMQ on 5672");
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirms");
-    Topology::new(&settings.amqp, &settings.retry)
-        .declare(&channel)
+/// Declares the topology of `settings` and taps its results exchange.
+pub async fn prepare(settings: &Settings) -> (Client, Tap) {
+    let client = Client::connect(AMQP_URL).await.expect("RabbitMQ on 5672");
+    client
+        .declare(&Topology::new(&settings.amqp, &settings.retry))
         .await
         .expect("topology");
-    let events = format!("{}.events", settings.amqp.jobs_queue);
-    channel
-        .queue_declare(
-            events.as_str().into(),
-            QueueDeclareOptions::default(),
-            FieldTable::default(),
-        )
+    let events = client
+        .tap(&settings.amqp.results_exchange)
         .await
-        .expect("events queue");
-    channel
-        .queue_bind(
-            events.as_str().into(),
-            settings.amqp.results_exchange.as_str().into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bind");
-    (connection, channel, events)
+        .expect("events tap");
+    (client, events)
 }
 
-/// Consumes the events queue made by [`prepare`], without acks.
-pub async fn consume_events(channel: &Channel, events: &str) -> lapin::Consumer {
-    let options = BasicConsumeOptions {
-        no_ack: true,
-        ..Default::default()
-    };
-    channel
-        .basic_consume(
-            events.into(),
-            "bench".into(),
-            options,
-            FieldTable::default(),
-        )
+/// The next event, waiting up to a minute.
+pub async fn next_event(events: &mut Tap) -> Received {
+    events
+        .next(Duration::from_secs(60))
         .await
-        .expect("consume events")
+        .expect("the events tap")
+        .expect("an event within a minute")
 }
 
-/// Deletes what [`prepare`] and the worker declared.
-pub async fn clean_up(channel: &Channel, settings: &Settings) {
-    let events = format!("{}.events", settings.amqp.jobs_queue);
-    let _ = channel
-        .queue_delete(events.as_str().into(), QueueDeleteOptions::default())
-        .await;
-    let _ = Topology::new(&settings.amqp, &settings.retry)
-        .delete(channel)
+/// Deletes every name of `settings`.
+pub async fn clean_up(client: &Client, settings: &Settings) {
+    let _ = client
+        .delete(&Topology::new(&settings.amqp, &settings.retry))
         .await;
 }
 
-/// Publishes `bodies` to `queue` with confirms, 1000 at a time.
-pub async fn publish(channel: &Channel, queue: &str, bodies: impl IntoIterator<Item = Vec<u8>>) {
-    let mut pending = Vec::new();
-    for body in bodies {
-        let properties = lapin::BasicProperties::default()
-            .with_content_type("application/json".into())
-            .with_delivery_mode(2);
-        pending.push(
-            channel
-                .basic_publish(
-                    "".into(),
-                    queue.into(),
-                    BasicPublishOptions::default(),
-                    &body,
-                    properties,
-                )
-                .await
-                .expect("publish"),
-        );
-        if pending.len() == 1000 {
-            for confirm in pending.drain(..) {
-                confirm.await.expect("confirm");
-            }
-        }
-    }
-    for confirm in pending {
-        confirm.await.expect("confirm");
-    }
+/// Publishes every body to `queue` as a JSON job, with confirms.
+pub async fn publish(client: &Client, queue: &str, bodies: impl IntoIterator<Item = Vec<u8>>) {
+    let messages = bodies
+        .into_iter()
+        .map(|body| Message::to_queue(queue, body, "application/json"));
+    client.publish_all(messages, || {}).await.expect("publish");
 }
 
-/// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -184,7 +125,17 @@ pub fn free_port() -> u16 {
 
 /// The worker binary with `settings` as environment variables.
 pub fn spawn_worker(settings: &Settings, metrics_port: u16, extra: &[(&str, String)]) -> Child {
-    let mut command = Command::new(BIN);
+    spawn_worker_bin(BIN, settings, metrics_port, extra)
+}
+
+/// As [`spawn_worker`], with another build of the binary (to compare two).
+pub fn spawn_worker_bin(
+    bin: &str,
+    settings: &Settings,
+    metrics_port: u16,
+    extra: &[(&str, String)],
+) -> Child {
+    let mut command = Command::new(bin);
     command
         .arg("worker")
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
