@@ -76,7 +76,10 @@ async fn run_once(bin: &str, jobs: usize, limit: f64, sim_url: &str, inline: &st
     publish(&client, &settings.amqp.jobs_queue, bodies).await;
     let mut worker = spawn_worker_bin(bin, &settings, free_port(), &[]);
     let succeeded = |routing_key: &str| {
-        assert_eq!(routing_key, "face.enrollment.succeeded", "every job succeeds");
+        assert_eq!(
+            routing_key, "face.enrollment.succeeded",
+            "every job succeeds"
+        );
     };
     succeeded(&next_event(&mut events).await.routing_key);
     let (started, cpu_start) = (Instant::now(), cpu_seconds(worker.id()));

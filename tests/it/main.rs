@@ -11,6 +11,7 @@ mod observability;
 mod process;
 mod resilience;
 mod retries;
+mod road;
 mod simulator;
 mod stack;
 mod worker;

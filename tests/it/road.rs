@@ -1,0 +1,162 @@
+//! The road of one job without a broker: `Road::decide` on inline pictures
+//! against the simulator, and what each outcome publishes and counts.
+
+use std::time::Duration;
+
+use base64::Engine;
+use face_enroll::config::Settings;
+use face_enroll::simulate::Scripted;
+use face_enroll::telemetry::{JobStatus, Metrics};
+use face_enroll::worker::circuit::CallResult;
+use face_enroll::worker::{Incoming, Outcome, Road, Verdict};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{credentials, jpeg, quick_retry, sim_options, simulator};
+
+/// A road to `sim` with short retries and `max_rounds` delay rounds.
+fn road(sim: &face_enroll::simulate::Simulator, max_rounds: u32) -> Road {
+    let mut settings = Settings::default();
+    settings.api.endpoint = Some(sim.url());
+    settings.api.qps_limit = 0.0;
+    settings.api.tenant_qps = 0.0;
+    settings.retry = quick_retry();
+    settings.retry.max_elapsed = Duration::from_millis(300);
+    settings.retry.max_rounds = max_rounds;
+    Road::new(&settings, credentials(), Metrics::new().unwrap()).unwrap()
+}
+
+fn inline_job(id: &str, merchant: &str, picture: &[u8]) -> Vec<u8> {
+    let image = base64::engine::general_purpose::STANDARD.encode(picture);
+    json!({"job_id": id, "face_group_code": "g", "merchant_user_id": merchant, "image": {"base64": image}, "metadata": {"k": 1}})
+        .to_string()
+        .into_bytes()
+}
+
+async fn decide(road: &Road, body: &[u8], round: u32) -> Outcome {
+    let incoming = Incoming {
+        round,
+        ..Incoming::new(body, Some("application/json"))
+    };
+    road.decide(&incoming, &CancellationToken::new()).await
+}
+
+fn event_data(road: &Road, outcome: &Outcome) -> Option<Value> {
+    let event = outcome.event(&road.source, &Incoming::new(b"", None))?;
+    Some(serde_json::to_value(&event.data).unwrap())
+}
+
+#[tokio::test]
+async fn an_inline_face_is_enrolled_and_its_event_carries_the_answer() {
+    let sim = simulator(sim_options()).await;
+    let road = road(&sim, 5);
+    let outcome = decide(&road, &inline_job("r-1", "alice", &jpeg::face(48, 64)), 0).await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Final {
+                verdict: Verdict::Enrolled(true),
+                calls: 1,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.status(), Some(JobStatus::Succeeded));
+    assert_eq!(outcome.call_result(), CallResult::Answered);
+    let data = event_data(&road, &outcome).unwrap();
+    assert_eq!(data["status"], "succeeded");
+    assert_eq!(data["code"], "Success");
+    assert_eq!(data["merchant_user_id"], "alice");
+    assert_eq!(data["metadata"], json!({"k": 1}));
+    assert_eq!(data["attempts"], 1);
+    assert_eq!(sim.stats().get("Success"), 1);
+    let metrics = road.metrics.render();
+    assert!(
+        metrics.contains("face_enroll_api_requests_total{code=\"Success\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_face_a_bad_job_and_a_landscape_picture_end_as_the_contract_says() {
+    let sim = simulator(sim_options()).await;
+    let road = road(&sim, 5);
+    let rejected = decide(
+        &road,
+        &inline_job("r-2", "reject-bob", &jpeg::face(48, 64)),
+        0,
+    )
+    .await;
+    assert_eq!(rejected.status(), Some(JobStatus::Rejected));
+    assert_eq!(event_data(&road, &rejected).unwrap()["passed"], false);
+
+    let not_json = decide(&road, b"{nope", 0).await;
+    assert!(matches!(not_json, Outcome::BadJob(_)));
+    assert_eq!(not_json.status(), Some(JobStatus::DeadLettered));
+    assert!(
+        event_data(&road, &not_json).is_none(),
+        "no job id, no event"
+    );
+
+    let undecodable = json!({"job_id": "r-3", "face_group_code": "g", "image": {"base64": "!!!"}});
+    let bad = decide(&road, undecodable.to_string().as_bytes(), 0).await;
+    let data = event_data(&road, &bad).expect("a job id: a failed event");
+    assert_eq!(data["error"]["kind"], "bad_job");
+    assert_eq!(bad.call_result(), CallResult::NoCall);
+
+    let landscape = decide(&road, &inline_job("r-4", "carol", &jpeg::face(64, 48)), 0).await;
+    let data = event_data(&road, &landscape).unwrap();
+    assert_eq!(data["error"]["kind"], "image_invalid");
+    assert_eq!(data["attempts"], 0);
+    assert_eq!(
+        sim.stats().get("Success"),
+        1,
+        "only the rejected face was sent"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_go_to_the_next_delay_round_until_the_last() {
+    let sim = simulator(sim_options()).await;
+    sim.script(std::iter::repeat_n(Scripted::InternalError, 1000));
+    let road = road(&sim, 2);
+    let body = inline_job("r-5", "dave", &jpeg::face(48, 64));
+    let first = decide(&road, &body, 0).await;
+    assert!(
+        matches!(first, Outcome::Delay { round: 1, .. }),
+        "{first:?}"
+    );
+    assert_eq!(first.status(), Some(JobStatus::Retried));
+    assert!(event_data(&road, &first).is_none(), "nothing final yet");
+    let last = decide(&road, &body, 2).await;
+    let data = event_data(&road, &last).unwrap();
+    assert_eq!(data["error"]["kind"], "retries_exhausted");
+    assert_eq!(data["code"], "InternalError");
+    assert!(last.calls() > 1, "retried in process first");
+}
+
+#[tokio::test]
+async fn a_refused_account_parks_the_job_and_opens_the_circuit() {
+    let sim = simulator(sim_options()).await;
+    sim.script([Scripted::Forbidden]);
+    let road = road(&sim, 5);
+    let outcome = decide(&road, &inline_job("r-6", "erin", &jpeg::face(48, 64)), 3).await;
+    assert!(matches!(outcome, Outcome::Park { calls: 1 }), "{outcome:?}");
+    assert_eq!(outcome.call_result(), CallResult::Forbidden);
+    road.circuit.record(outcome.call_result());
+    assert!(road.circuit.is_open());
+}
+
+#[tokio::test]
+async fn after_stop_no_call_starts_and_the_job_is_abandoned() {
+    let sim = simulator(sim_options()).await;
+    let road = road(&sim, 5);
+    let stop = CancellationToken::new();
+    stop.cancel();
+    let body = inline_job("r-7", "frank", &jpeg::face(48, 64));
+    let outcome = road.decide(&Incoming::new(&body, None), &stop).await;
+    assert!(matches!(outcome, Outcome::Abandon), "{outcome:?}");
+    assert_eq!(outcome.status(), None, "not counted, left unacked");
+    assert_eq!(sim.stats().get("Success"), 0);
+}
