@@ -136,6 +136,25 @@ impl ResultEvent {
         }
     }
 
+    /// Logs that this event was published: at `info`, or `warn` with the
+    /// error when the job failed.
+    pub fn log_published(&self) {
+        let data = &self.data;
+        match &data.error {
+            None => {
+                tracing::info!(job_id = %data.job_id, status = data.status.as_str(), attempts = data.attempts, "result event published")
+            }
+            Some(error) => tracing::warn!(
+                job_id = %data.job_id,
+                status = data.status.as_str(),
+                attempts = data.attempts,
+                error.kind = ?error.kind,
+                error.detail = %error.detail,
+                "result event published",
+            ),
+        }
+    }
+
     /// The JSON bytes published.
     pub fn to_bytes(&self) -> Vec<u8> {
         // Serialising plain structs of strings, numbers and JSON values cannot fail.

@@ -239,7 +239,7 @@ impl Road {
             lane.publisher
                 .publish_confirmed(&message, lane.lost)
                 .await?;
-            log_event(&event);
+            event.log_published();
         }
         let attempts = incoming.attempts.saturating_add(outcome.calls());
         let copy = match outcome {
@@ -309,22 +309,5 @@ fn origin(source: &ImageSource) -> ImageOrigin {
         ImageSource::Url(_) => ImageOrigin::Url,
         ImageSource::Key(_) => ImageOrigin::Store,
         ImageSource::Inline(_) => ImageOrigin::Inline,
-    }
-}
-
-fn log_event(event: &crate::event::ResultEvent) {
-    let data = &event.data;
-    match &data.error {
-        None => {
-            tracing::info!(job_id = %data.job_id, status = data.status.as_str(), attempts = data.attempts, "result event published")
-        }
-        Some(error) => tracing::warn!(
-            job_id = %data.job_id,
-            status = data.status.as_str(),
-            attempts = data.attempts,
-            error.kind = ?error.kind,
-            error.detail = %error.detail,
-            "result event published",
-        ),
     }
 }
