@@ -28,7 +28,7 @@ async fn main() {
         "CPU per job at the operating point",
         &format!("cargo bench --bench operating_point -- --jobs {jobs} --runs {runs}"),
     );
-    let image = jpeg::noise(96, 128, 90);
+    let image = jpeg::noise(72, 112, 90);
     let inline = base64::engine::general_purpose::STANDARD.encode(&image);
     println!(
         "jobs: {jobs} per run, {runs} runs; {} KB inline JPEGs; worker.concurrency 32; simulator --qps 0 --latency-ms 200",

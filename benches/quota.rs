@@ -74,6 +74,7 @@ async fn scenario(workers: usize, stop_one: bool, seconds: u64) -> (f64, f64) {
         qps: 50.0,
         fail_rate: 0.0,
         latency: Duration::ZERO,
+        issuer: None,
     };
     let simulator = Simulator::bind("127.0.0.1:0".parse().expect("address"), options)
         .await

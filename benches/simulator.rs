@@ -45,6 +45,7 @@ async fn main() {
         qps: 0.0,
         fail_rate: 0.0,
         latency: Duration::ZERO,
+        issuer: None,
     };
     let sim = Simulator::bind("127.0.0.1:0".parse().expect("address"), options)
         .await

@@ -6,7 +6,9 @@
 //! measured throughput, and throughput against `worker.concurrency`, drawn as
 //! an SVG.
 //!
-//! Run: `cargo bench --bench throughput` (options: `--jobs N --runs N`).
+//! Run: `cargo bench --bench throughput` (options: `--jobs N --runs N`;
+//! `--compare PATH` also runs another build of the binary in the same runs,
+//! `--sweep 0` leaves out the latency and the concurrency sweep).
 
 mod support;
 
@@ -30,6 +32,8 @@ const PREFETCH: u16 = 64;
 async fn main() {
     let jobs: usize = arg("--jobs", 20_000);
     let runs: usize = arg("--runs", 3);
+    let compare: String = arg("--compare", String::new());
+    let sweep: usize = arg("--sweep", 1);
     header(
         "Pipeline throughput",
         &format!("cargo bench --bench throughput -- --jobs {jobs} --runs {runs}"),
@@ -48,10 +52,11 @@ async fn main() {
     );
     let (mut baseline, mut ours, mut cpu, mut rss, mut url_only) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut compared, mut compared_cpu) = (Vec::new(), Vec::new());
     for run in 1..=runs {
         let bare = bare_loop(jobs).await;
         let sim_cpu = cpu_seconds(simulator.id());
-        let worker = worker_run(jobs, CONCURRENCY, &sim_url, &downloaded).await;
+        let worker = worker_run(BIN, jobs, CONCURRENCY, &sim_url, &downloaded).await;
         let sim_per_1000 = (cpu_seconds(simulator.id()) - sim_cpu) / jobs as f64 * 1000.0;
         println!(
             "run {run}: bare loop {bare:.0} jobs/s; worker {:.0} jobs/s (ratio {:.2}), {:.2} CPU s per 1000 jobs (simulator {sim_per_1000:.2}), peak RSS {:.0} MiB",
@@ -61,7 +66,7 @@ async fn main() {
             worker.peak_rss_mib
         );
         let sim_cpu = cpu_seconds(simulator.id());
-        let no_bytes = worker_run(jobs, CONCURRENCY, &sim_url, &by_url).await;
+        let no_bytes = worker_run(BIN, jobs, CONCURRENCY, &sim_url, &by_url).await;
         let sim_per_1000 = (cpu_seconds(simulator.id()) - sim_cpu) / jobs as f64 * 1000.0;
         println!(
             "run {run}: the same jobs sent as URL (no image bytes): {:.0} jobs/s (ratio {:.2}), {:.2} CPU s per 1000 jobs (simulator {sim_per_1000:.2})",
@@ -69,6 +74,17 @@ async fn main() {
             no_bytes.jobs_per_second / bare,
             no_bytes.cpu_per_1000,
         );
+        if !compare.is_empty() {
+            let other = worker_run(&compare, jobs, CONCURRENCY, &sim_url, &downloaded).await;
+            println!(
+                "run {run}: compared build {:.0} jobs/s (ratio {:.2}), {:.2} CPU s per 1000 jobs",
+                other.jobs_per_second,
+                other.jobs_per_second / bare,
+                other.cpu_per_1000
+            );
+            compared.push(other.jobs_per_second);
+            compared_cpu.push(other.cpu_per_1000);
+        }
         baseline.push(bare);
         ours.push(worker.jobs_per_second);
         cpu.push(worker.cpu_per_1000);
@@ -94,6 +110,19 @@ async fn main() {
         no_bytes / bare
     );
 
+    if !compare.is_empty() {
+        let other = median(&mut compared);
+        println!(
+            "median compared build: {other:.0} jobs/s (ratio {:.2}), {:.2} CPU s per 1000 jobs; this build / compared: {:.2}",
+            other / bare,
+            median(&mut compared_cpu),
+            worker / other
+        );
+    }
+    if sweep == 0 {
+        let _ = simulator.kill();
+        return;
+    }
     let rate = worker / 2.0;
     let (p50, p99) = latency(2_000.min(jobs), rate, &sim_url, &image_url).await;
     println!(
@@ -106,7 +135,7 @@ async fn main() {
         let mut rates: Vec<f64> = Vec::new();
         for _ in 0..runs {
             rates.push(
-                worker_run(n, concurrency, &sim_url, &downloaded)
+                worker_run(BIN, n, concurrency, &sim_url, &downloaded)
                     .await
                     .jobs_per_second,
             );
@@ -149,7 +178,13 @@ fn job(n: usize, image: &Value, sent_at_us: Option<u128>) -> Vec<u8> {
 }
 
 /// Preloads `jobs`, starts a worker, and times the events from the first to the last.
-async fn worker_run(jobs: usize, concurrency: usize, sim_url: &str, image: &Value) -> WorkerRun {
+async fn worker_run(
+    bin: &str,
+    jobs: usize,
+    concurrency: usize,
+    sim_url: &str,
+    image: &Value,
+) -> WorkerRun {
     let mut settings = settings("throughput");
     settings.api.endpoint = Some(sim_url.to_owned());
     settings.api.qps_limit = 0.0;
@@ -162,7 +197,8 @@ async fn worker_run(jobs: usize, concurrency: usize, sim_url: &str, image: &Valu
         (0..jobs).map(|n| job(n, image, None)),
     )
     .await;
-    let mut worker = spawn_worker(
+    let mut worker = spawn_worker_bin(
+        bin,
         &settings,
         free_port(),
         &[("FACE_ENROLL_AMQP__PREFETCH", PREFETCH.to_string())],
@@ -208,6 +244,7 @@ async fn bare_loop(jobs: usize) -> f64 {
         declare_topology: false,
         prefetch: PREFETCH,
         connection_name: "bare".into(),
+        publish_linger: std::time::Duration::ZERO,
     };
     let topology = Topology::new(&settings.amqp, &settings.retry);
     let metrics = Metrics::new().expect("metrics");

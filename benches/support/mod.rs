@@ -140,6 +140,7 @@ pub fn spawn_worker_bin(
         .arg("worker")
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
         .envs(settings.amqp.name_vars())
         .env(
             "FACE_ENROLL_API__ENDPOINT",

@@ -9,6 +9,7 @@ use lapin::{Channel, Confirmation};
 use tokio_util::sync::CancellationToken;
 
 use super::SessionEnded;
+use super::linger::Linger;
 use super::message::Message;
 use crate::retry::Backoff;
 use crate::telemetry::{Metrics, PublishResult};
@@ -62,21 +63,29 @@ pub struct Publisher {
     channel: Channel,
     /// Counts each try's result.
     metrics: Metrics,
+    /// Gathers publishes into batches at a low rate (`amqp.publish_linger`).
+    linger: std::sync::Arc<Linger>,
 }
 
 impl Publisher {
     /// Wraps a channel already put in confirm mode.
-    pub fn new(channel: Channel, metrics: Metrics) -> Self {
-        Self { channel, metrics }
+    pub fn new(channel: Channel, metrics: Metrics, linger: Duration) -> Self {
+        Self {
+            channel,
+            metrics,
+            linger: std::sync::Arc::new(Linger::new(linger)),
+        }
     }
 
-    /// Publishes until the broker confirms, at most [`PUBLISH_TRIES`] times
-    /// with jittered backoff between; ends early when `lost` is cancelled.
+    /// Publishes at the next flush point, then until the broker confirms, at
+    /// most [`PUBLISH_TRIES`] times with jittered backoff between; ends early
+    /// when `lost` is cancelled.
     pub async fn publish_confirmed(
         &self,
         message: &Message,
         lost: &CancellationToken,
     ) -> Result<(), PublishFailed> {
+        self.linger.wait().await;
         let mut tries = 0;
         loop {
             let error = match self.publish_once(message).await {

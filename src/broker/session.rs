@@ -54,6 +54,8 @@ pub struct SessionOptions {
     pub prefetch: u16,
     /// Shown in the broker's connection list.
     pub connection_name: String,
+    /// `amqp.publish_linger`: the flush points of confirmed publishes.
+    pub publish_linger: Duration,
 }
 
 impl std::fmt::Debug for SessionOptions {
@@ -63,6 +65,7 @@ impl std::fmt::Debug for SessionOptions {
             .field("declare_topology", &self.declare_topology)
             .field("prefetch", &self.prefetch)
             .field("connection_name", &self.connection_name)
+            .field("publish_linger", &self.publish_linger)
             .finish()
     }
 }
@@ -123,7 +126,7 @@ impl Session {
             connection,
             consume,
             poll,
-            publisher: Publisher::new(publish, metrics.clone()),
+            publisher: Publisher::new(publish, metrics.clone(), options.publish_linger),
         })
     }
 

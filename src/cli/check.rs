@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use face_enroll::broker::{Client as Broker, Topology};
-use face_enroll::cloudauth::{Client, Credentials};
+use face_enroll::cloudauth::{Client, Credentials, Keyring};
 use face_enroll::config::Settings;
 use face_enroll::image::KeyStore;
 use secrecy::ExposeSecret;
@@ -17,7 +17,7 @@ pub struct Args {}
 pub async fn run(_args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
     println!("ok   settings");
     let steps = [
-        ("credentials", credentials().await),
+        ("credentials", credentials(&settings).await),
         ("broker", broker(&settings).await),
         ("endpoint", endpoint(&settings).await),
         ("object store", store(&settings).await),
@@ -34,9 +34,10 @@ pub async fn run(_args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn credentials() -> Result<String, String> {
-    Credentials::from_env()
-        .map(|_| String::new())
+async fn credentials(settings: &Settings) -> Result<String, String> {
+    Keyring::discover(&settings.credentials, None)
+        .await
+        .map(|keyring| format!(" (from the {})", keyring.provider()))
         .map_err(|e| e.to_string())
 }
 

@@ -50,6 +50,7 @@ pub async fn run(_args: Args, mut settings: Settings) -> anyhow::Result<ExitCode
         qps: 50.0,
         fail_rate: 0.0,
         latency: Duration::ZERO,
+        issuer: None,
     };
     let simulator = Simulator::bind(([127, 0, 0, 1], 0).into(), options)
         .await

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::Context;
-use face_enroll::cloudauth::{Client, Credentials, Disposition, FaceRecordRequest, Picture};
+use face_enroll::cloudauth::{Client, Disposition, FaceRecordRequest, Keyring, Picture};
 use face_enroll::config::Settings;
 use face_enroll::image::{CheckedImage, Fetcher, MemoryBudget};
 use face_enroll::job::ImageSource;
@@ -43,7 +43,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
-    let credentials = Credentials::from_env()?;
+    let credentials = Keyring::discover(&settings.credentials, None).await?;
     let client = Client::new(&settings.api, credentials)?;
     let policy = RetryPolicy::new(&settings.retry);
     let picture = picture(&args, &settings, &policy).await?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use face_enroll::cloudauth::Credentials;
-use face_enroll::simulate::{Simulator, SimulatorOptions};
+use face_enroll::simulate::{IssuerOptions, Simulator, SimulatorOptions};
 
 /// Serve an AddFaceRecord-compatible endpoint.
 ///
@@ -30,6 +30,21 @@ pub struct Args {
     /// Milliseconds to wait before every answer.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Serve STS AssumeRoleWithOIDC for this RAM role (and the metadata service).
+    #[arg(long, requires_all = ["oidc_provider_arn", "oidc_token_file"])]
+    sts_role_arn: Option<String>,
+    /// The OIDC provider AssumeRoleWithOIDC must name.
+    #[arg(long)]
+    oidc_provider_arn: Option<String>,
+    /// File holding the OIDC token AssumeRoleWithOIDC must carry.
+    #[arg(long)]
+    oidc_token_file: Option<std::path::PathBuf>,
+    /// The RAM role name the metadata service serves.
+    #[arg(long, default_value = "face-enroll")]
+    ecs_role: String,
+    /// Lifetime of the temporary credentials issued, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    credentials_lifetime_secs: u64,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -45,11 +60,30 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let credentials = Credentials::from_env()?;
+    let issuer = match (
+        &args.sts_role_arn,
+        &args.oidc_provider_arn,
+        &args.oidc_token_file,
+    ) {
+        (Some(role), Some(provider), Some(file)) => {
+            let token = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            Some(IssuerOptions {
+                role_arn: role.clone(),
+                oidc_provider_arn: provider.clone(),
+                oidc_token: token.trim().to_owned().into(),
+                ecs_role: args.ecs_role.clone(),
+                lifetime: Duration::from_secs(args.credentials_lifetime_secs),
+            })
+        }
+        _ => None,
+    };
     let options = SimulatorOptions {
         credentials,
         qps: args.qps.max(0.0),
         fail_rate: args.fail_rate,
         latency: Duration::from_millis(args.latency_ms),
+        issuer,
     };
     let simulator = Simulator::bind(args.listen, options)
         .await

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use face_enroll::cloudauth::Credentials;
+use face_enroll::cloudauth::Keyring;
 use face_enroll::config::Settings;
 use face_enroll::telemetry::http::{self, Probes};
 use face_enroll::telemetry::{Health, Metrics};
@@ -21,8 +21,9 @@ const STOP_SLACK: std::time::Duration = std::time::Duration::from_secs(15);
 pub struct Args {}
 
 pub async fn run(_args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
-    let credentials = Credentials::from_env()?;
     let metrics = Metrics::new().context("cannot register the metrics")?;
+    let credentials = Keyring::discover(&settings.credentials, Some(metrics.clone())).await?;
+    tracing::info!(provider = credentials.provider(), "credentials found");
     let health = Arc::new(Health::default());
     let worker = Worker::new(&settings, credentials, metrics.clone(), health.clone())?;
     let probes = Probes {

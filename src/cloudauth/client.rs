@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use super::answer::Reply;
-use super::credentials::Credentials;
+use super::credentials::{Credentials, Keyring};
 use super::endpoint::{base_url, host_header};
 use super::request::FaceRecordRequest;
 use super::sign::{self, V3Request};
@@ -39,8 +39,8 @@ pub struct Client {
     base: Url,
     /// The `host` header, signed in V3.
     host: String,
-    /// Signing keys.
-    credentials: Credentials,
+    /// The credentials in use, refreshed in the background when temporary.
+    keyring: Keyring,
     /// Scheme used to sign.
     signature: SignatureVersion,
 }
@@ -56,7 +56,7 @@ pub struct TimedReply {
 
 impl Client {
     /// Builds the client for the settings' endpoint and signature.
-    pub fn new(api: &ApiSettings, credentials: Credentials) -> Result<Self, ClientError> {
+    pub fn new(api: &ApiSettings, credentials: impl Into<Keyring>) -> Result<Self, ClientError> {
         let base = base_url(api)?;
         let http = reqwest::Client::builder()
             .user_agent(crate::USER_AGENT)
@@ -67,9 +67,14 @@ impl Client {
             host: host_header(&base),
             http,
             base,
-            credentials,
+            keyring: credentials.into(),
             signature: api.signature,
         })
+    }
+
+    /// The credentials calls are signed with.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
     }
 
     /// The URL calls go to.
@@ -81,13 +86,19 @@ impl Client {
     pub async fn add_face_record(&self, request: &FaceRecordRequest) -> TimedReply {
         let params = request.form_params();
         let body = sign::canonical_query(params.iter().copied());
+        let started = Instant::now();
+        let Some(credentials) = self.keyring.current() else {
+            return TimedReply {
+                reply: Reply::from_transport("not sent: the credentials have expired".into()),
+                elapsed: started.elapsed(),
+            };
+        };
         let timestamp = sign::timestamp();
         let nonce = sign::nonce();
         let builder = match self.signature {
-            SignatureVersion::V1 => self.sign_v1(&params, &timestamp, &nonce),
-            SignatureVersion::V3 => self.sign_v3(&body, &timestamp, &nonce),
+            SignatureVersion::V1 => self.sign_v1(&credentials, &params, &timestamp, &nonce),
+            SignatureVersion::V3 => self.sign_v3(&credentials, &body, &timestamp, &nonce),
         };
-        let started = Instant::now();
         let reply = match builder.body(body).send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -120,12 +131,13 @@ impl Client {
 
     fn sign_v1(
         &self,
+        credentials: &Credentials,
         params: &[(&str, &str)],
         timestamp: &str,
         nonce: &str,
     ) -> reqwest::RequestBuilder {
         let mut query = vec![
-            ("AccessKeyId", self.credentials.access_key_id.as_str()),
+            ("AccessKeyId", credentials.access_key_id.as_str()),
             ("Action", ACTION),
             ("Format", "json"),
             ("SignatureMethod", "HMAC-SHA1"),
@@ -134,11 +146,11 @@ impl Client {
             ("Timestamp", timestamp),
             ("Version", VERSION),
         ];
-        if let Some(token) = self.credentials.token() {
+        if let Some(token) = credentials.token() {
             query.push(("SecurityToken", token));
         }
         let signature = sign::v1_sign(
-            self.credentials.secret(),
+            credentials.secret(),
             "POST",
             query.iter().chain(params).copied(),
         );
@@ -148,7 +160,13 @@ impl Client {
         self.common(url)
     }
 
-    fn sign_v3(&self, body: &str, timestamp: &str, nonce: &str) -> reqwest::RequestBuilder {
+    fn sign_v3(
+        &self,
+        credentials: &Credentials,
+        body: &str,
+        timestamp: &str,
+        nonce: &str,
+    ) -> reqwest::RequestBuilder {
         let hash = sign::sha256_hex(body.as_bytes());
         let mut headers = vec![
             ("content-type", FORM),
@@ -159,7 +177,7 @@ impl Client {
             ("x-acs-signature-nonce", nonce),
             ("x-acs-version", VERSION),
         ];
-        if let Some(token) = self.credentials.token() {
+        if let Some(token) = credentials.token() {
             headers.push(("x-acs-security-token", token));
         }
         let authorization = V3Request {
@@ -169,14 +187,14 @@ impl Client {
             headers: &headers,
             body_sha256: &hash,
         }
-        .authorization(&self.credentials.access_key_id, self.credentials.secret());
+        .authorization(&credentials.access_key_id, credentials.secret());
         let mut builder = self
             .common(self.base.clone())
             .header("x-acs-content-sha256", &hash)
             .header("x-acs-date", timestamp)
             .header("x-acs-signature-nonce", nonce)
             .header("authorization", authorization);
-        if let Some(token) = self.credentials.token() {
+        if let Some(token) = credentials.token() {
             builder = builder.header("x-acs-security-token", token);
         }
         builder

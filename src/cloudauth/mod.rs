@@ -14,5 +14,5 @@ pub mod sign;
 
 pub use answer::{Disposition, Reply};
 pub use client::{Client, TimedReply};
-pub use credentials::Credentials;
+pub use credentials::{Credentials, Keyring};
 pub use request::{FaceRecordRequest, Picture};

@@ -4,6 +4,7 @@
 //! they are used. Loading (TOML file, environment) lives in [`load`].
 
 mod amqp_names;
+mod defaults;
 mod load;
 mod validate;
 
@@ -32,6 +33,8 @@ pub struct Settings {
     pub image: ImageSettings,
     /// Where `{"key": …}` image sources are read from.
     pub object_store: ObjectStoreSettings,
+    /// Where temporary credentials are asked for.
+    pub credentials: CredentialsSettings,
     /// The `/metrics`, `/healthz`, `/readyz` listener.
     pub metrics: MetricsSettings,
     /// Log format and filter.
@@ -64,6 +67,9 @@ pub struct AmqpSettings {
     pub delivery_limit: u32,
     /// Declare the topology at start; off for brokers managed elsewhere.
     pub declare_topology: bool,
+    /// Time between the flush points of confirmed publishes (0: no wait).
+    #[serde(with = "humantime_serde")]
+    pub publish_linger: Duration,
 }
 
 /// Type of the jobs queue.
@@ -169,6 +175,16 @@ pub struct ObjectStoreSettings {
     pub url: Option<String>,
 }
 
+/// `[credentials]`: where temporary credentials are asked for (tests, proxies).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CredentialsSettings {
+    /// Base URL replacing STS's host for `AssumeRoleWithOIDC`.
+    pub sts_endpoint: Option<String>,
+    /// Base URL replacing the metadata service's `http://100.100.100.200`.
+    pub metadata_endpoint: Option<String>,
+}
+
 /// `[metrics]`: the HTTP listener for scrapes and probes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -195,81 +211,6 @@ pub enum LogFormat {
     Json,
     /// Human-readable, coloured when on a terminal.
     Pretty,
-}
-
-impl Default for AmqpSettings {
-    fn default() -> Self {
-        Self {
-            url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
-            jobs_queue: "face-enroll.jobs".into(),
-            retry_queue: "face-enroll.jobs.retry".into(),
-            dead_letter_exchange: "face-enroll.dlx".into(),
-            dead_letter_queue: "face-enroll.jobs.dead".into(),
-            results_exchange: "face-enroll.results".into(),
-            results_unrouted: "face-enroll.results.unrouted".into(),
-            queue_type: QueueType::Quorum,
-            prefetch: 64,
-            delivery_limit: 10,
-            declare_topology: true,
-        }
-    }
-}
-
-impl Default for WorkerSettings {
-    fn default() -> Self {
-        Self {
-            concurrency: 32,
-            shutdown_grace: Duration::from_secs(30),
-            max_inflight_bytes: 512 * 1024 * 1024,
-        }
-    }
-}
-
-impl Default for ApiSettings {
-    fn default() -> Self {
-        Self {
-            region: "ap-southeast-1".into(),
-            vpc: false,
-            endpoint: None,
-            signature: SignatureVersion::V1,
-            tenant_qps: 50.0,
-            qps_limit: 50.0,
-            connect_timeout: Duration::from_secs(5),
-            read_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-impl Default for RetrySettings {
-    fn default() -> Self {
-        Self {
-            initial: Duration::from_millis(200),
-            multiplier: 2.0,
-            max_interval: Duration::from_secs(10),
-            max_elapsed: Duration::from_secs(60),
-            max_rounds: 5,
-            round_delay: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Default for ImageSettings {
-    fn default() -> Self {
-        Self {
-            max_bytes: 10 * 1024 * 1024,
-            fetch_timeout: Duration::from_secs(10),
-            normalize: false,
-            allow_private_networks: false,
-        }
-    }
-}
-
-impl Default for MetricsSettings {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 9464)),
-        }
-    }
 }
 
 #[cfg(test)]

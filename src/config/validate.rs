@@ -96,6 +96,24 @@ impl Settings {
                 "expected an s3://, oss://, gs://, az:// or file:// URL",
             )?;
         }
+        for (key, endpoint) in [
+            ("credentials.sts_endpoint", &self.credentials.sts_endpoint),
+            (
+                "credentials.metadata_endpoint",
+                &self.credentials.metadata_endpoint,
+            ),
+        ] {
+            if let Some(endpoint) = endpoint {
+                let ok = url::Url::parse(endpoint)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                check(
+                    ok,
+                    key,
+                    format!("{endpoint:?}"),
+                    "expected an http:// or https:// base URL",
+                )?;
+            }
+        }
         let filter_ok = tracing_subscriber::EnvFilter::try_new(&self.log.level).is_ok();
         check(
             filter_ok,

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Path;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post, put};
 use serde_json::json;
 
 use super::faults::{Faults, Scripted};
-use super::verify::{NonceLog, Rejection, authenticate};
+use super::issuer::Issuer;
+use super::verify::{Keys, NonceLog, Rejection, authenticate};
 use super::{SimulatorOptions, Stats, params};
 use crate::cloudauth::client::{ACTION, VERSION};
 
@@ -23,6 +25,8 @@ const BODY_LIMIT: usize = 16 * 1024 * 1024;
 #[derive(Debug)]
 pub struct SimState {
     options: SimulatorOptions,
+    /// STS and the metadata service, when configured.
+    pub(super) issuer: Option<Issuer>,
     pub(super) faults: Faults,
     nonces: NonceLog,
     pub(super) stats: Stats,
@@ -32,6 +36,7 @@ impl SimState {
     /// Fresh state for `options`.
     pub fn new(options: SimulatorOptions) -> Self {
         Self {
+            issuer: options.issuer.clone().map(Issuer::new),
             faults: Faults::new(options.fail_rate, options.qps),
             options,
             nonces: NonceLog::default(),
@@ -44,6 +49,15 @@ impl SimState {
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/", post(add_face_record))
+        .route("/latest/api/token", put(metadata_token))
+        .route(
+            "/latest/meta-data/ram/security-credentials/",
+            get(metadata_role),
+        )
+        .route(
+            "/latest/meta-data/ram/security-credentials/{role}",
+            get(metadata_credentials),
+        )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -54,6 +68,16 @@ async fn add_face_record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(issuer) = &state.issuer {
+        let query = pairs(query.as_deref().unwrap_or_default().as_bytes());
+        if query
+            .iter()
+            .any(|(k, v)| k == "Action" && v == "AssumeRoleWithOIDC")
+        {
+            state.stats.count("AssumeRoleWithOIDC");
+            return issuer.assume_role_with_oidc(&query, &pairs(&body));
+        }
+    }
     if !state.options.latency.is_zero() {
         tokio::time::sleep(state.options.latency).await;
     }
@@ -116,14 +140,11 @@ fn accept(
     }
     let query = pairs(query.unwrap_or_default().as_bytes());
     let fields = pairs(body);
-    let who = authenticate(
-        &state.options.credentials,
-        &state.nonces,
-        headers,
-        &query,
-        body,
-        &fields,
-    )?;
+    let keys = Keys {
+        fixed: &state.options.credentials,
+        issuer: state.issuer.as_ref(),
+    };
+    let who = authenticate(&keys, &state.nonces, headers, &query, body, &fields)?;
     if !state.faults.admit() {
         return Err(Rejection::new(
             400,
@@ -146,6 +167,31 @@ fn accept(
         ));
     }
     params::check(&fields)
+}
+
+async fn metadata_token(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    match &state.issuer {
+        Some(issuer) => issuer.metadata_token(&headers),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn metadata_role(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    match &state.issuer {
+        Some(issuer) => issuer.metadata_credentials(&headers, None),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn metadata_credentials(
+    State(state): State<Arc<SimState>>,
+    Path(role): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match &state.issuer {
+        Some(issuer) => issuer.metadata_credentials(&headers, Some(&role)),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 fn pairs(bytes: &[u8]) -> Vec<(String, String)> {

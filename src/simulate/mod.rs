@@ -6,6 +6,7 @@
 
 mod faults;
 mod handler;
+mod issuer;
 mod params;
 mod verify;
 
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use faults::Scripted;
+pub use issuer::{Issuer, IssuerOptions};
 
 use crate::cloudauth::Credentials;
 
@@ -32,6 +34,8 @@ pub struct SimulatorOptions {
     pub fail_rate: f64,
     /// Delay added before every answer.
     pub latency: Duration,
+    /// Also serve STS `AssumeRoleWithOIDC` and the ECS metadata service.
+    pub issuer: Option<IssuerOptions>,
 }
 
 /// Calls seen, by the `Code` answered (`html` for gateway pages).
@@ -97,6 +101,11 @@ impl Simulator {
     /// Queues answers that the next calls get instead of the normal ones.
     pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
         self.state.faults.script(answers);
+    }
+
+    /// STS and the metadata service, when configured.
+    pub fn issuer(&self) -> Option<&Issuer> {
+        self.state.issuer.as_ref()
     }
 
     /// Waits until the server task ends (it only ends on an I/O failure).

@@ -11,6 +11,7 @@ use chrono::{NaiveDateTime, Utc};
 use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
+use super::issuer::{Issuer, KnownKey};
 use crate::cloudauth::Credentials;
 use crate::cloudauth::sign::{self, V3Request};
 
@@ -69,7 +70,7 @@ impl NonceLog {
 /// Checks the signature of a request, V3 when it has an `ACS3` authorization
 /// header, V1 otherwise; `body` holds the decoded form parameters.
 pub fn authenticate(
-    credentials: &Credentials,
+    keys: &Keys<'_>,
     nonces: &NonceLog,
     headers: &HeaderMap,
     query: &[(String, String)],
@@ -79,9 +80,9 @@ pub fn authenticate(
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let authenticated = match header("authorization") {
         Some(auth) if auth.starts_with(sign::V3_ALGORITHM) => {
-            v3(credentials, headers, auth, query, body_bytes)?
+            v3(keys, headers, auth, query, body_bytes)?
         }
-        _ => v1(credentials, query, body)?,
+        _ => v1(keys, query, body)?,
     };
     check_time(&authenticated.1)?;
     if !nonces.first_use(&authenticated.2) {
@@ -97,7 +98,7 @@ pub fn authenticate(
 type Checked = (Authenticated, String, String);
 
 fn v1(
-    credentials: &Credentials,
+    keys: &Keys<'_>,
     query: &[(String, String)],
     body: &[(String, String)],
 ) -> Result<Checked, Rejection> {
@@ -117,12 +118,13 @@ fn v1(
     let signature = get("Signature")?;
     expect(get("SignatureMethod")?, "HMAC-SHA1", "SignatureMethod")?;
     expect(get("SignatureVersion")?, "1.0", "SignatureVersion")?;
-    check_key(credentials, get("AccessKeyId")?)?;
+    let key = keys.find(get("AccessKeyId")?)?;
     let token = query
         .iter()
         .find(|(k, _)| k == "SecurityToken")
         .map(|(_, v)| v.as_str());
-    check_token(credentials, token)?;
+    key.check_token(token)?;
+    let credentials = &key.credentials;
     let signed = query
         .iter()
         .filter(|(k, _)| k != "Signature")
@@ -148,7 +150,7 @@ fn v1(
 }
 
 fn v3(
-    credentials: &Credentials,
+    keys: &Keys<'_>,
     headers: &HeaderMap,
     authorization: &str,
     query: &[(String, String)],
@@ -181,13 +183,13 @@ fn v3(
     let key_id = fields.get("Credential").ok_or_else(malformed)?;
     let signed_names = fields.get("SignedHeaders").ok_or_else(malformed)?;
     let signature = fields.get("Signature").ok_or_else(malformed)?;
-    check_key(credentials, key_id)?;
-    check_token(
-        credentials,
+    let key = keys.find(key_id)?;
+    key.check_token(
         headers
             .get("x-acs-security-token")
             .and_then(|v| v.to_str().ok()),
     )?;
+    let credentials = &key.credentials;
     let hash = header("x-acs-content-sha256")?;
     if hash != sign::sha256_hex(body) {
         return Err(Rejection::new(
@@ -260,30 +262,31 @@ fn expect(value: &str, wanted: &str, key: &str) -> Result<(), Rejection> {
     ))
 }
 
-fn check_key(credentials: &Credentials, key_id: &str) -> Result<(), Rejection> {
-    if key_id == credentials.access_key_id {
-        return Ok(());
-    }
-    Err(Rejection::new(
-        404,
-        "InvalidAccessKeyId.NotFound",
-        "Specified access key is not found.",
-    ))
+/// The keys whose signatures are accepted: the fixed pair, and the
+/// temporary ones the simulator's issuer gave out.
+pub struct Keys<'a> {
+    /// The pair the simulator was started with.
+    pub fixed: &'a Credentials,
+    /// The issuer, when it serves STS and the metadata service.
+    pub issuer: Option<&'a Issuer>,
 }
 
-fn check_token(credentials: &Credentials, token: Option<&str>) -> Result<(), Rejection> {
-    let expected = credentials
-        .security_token
-        .as_ref()
-        .map(|t| t.expose_secret());
-    if token == expected {
-        return Ok(());
+impl Keys<'_> {
+    fn find(&self, key_id: &str) -> Result<KnownKey, Rejection> {
+        if key_id == self.fixed.access_key_id {
+            return Ok(KnownKey {
+                credentials: self.fixed.clone(),
+                expires: None,
+            });
+        }
+        self.issuer.and_then(|i| i.find(key_id)).ok_or_else(|| {
+            Rejection::new(
+                404,
+                "InvalidAccessKeyId.NotFound",
+                "Specified access key is not found.",
+            )
+        })
     }
-    Err(Rejection::new(
-        400,
-        "InvalidSecurityToken.Mismatch",
-        "Specified SecurityToken is not valid.",
-    ))
 }
 
 fn check_time(stamp: &str) -> Result<(), Rejection> {

@@ -13,6 +13,8 @@ pub struct Health {
     connected: AtomicBool,
     consuming: AtomicBool,
     circuit_open: AtomicBool,
+    /// The credentials have expired and no refresh has worked yet.
+    credentials_expired: AtomicBool,
     /// Milliseconds since the epoch of the consume loop's last heartbeat; 0 = not started.
     heartbeat_ms: AtomicU64,
 }
@@ -33,16 +35,22 @@ impl Health {
         self.circuit_open.store(open, Ordering::Relaxed);
     }
 
+    /// Records whether calls can be signed.
+    pub fn set_credentials_valid(&self, valid: bool) {
+        self.credentials_expired.store(!valid, Ordering::Relaxed);
+    }
+
     /// The consume loop is alive.
     pub fn beat(&self) {
         self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
     }
 
-    /// Ready to take work: connected, consuming, circuit closed.
+    /// Ready to take work: connected, consuming, circuit closed, credentials valid.
     pub fn ready(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
             && self.consuming.load(Ordering::Relaxed)
             && !self.circuit_open.load(Ordering::Relaxed)
+            && !self.credentials_expired.load(Ordering::Relaxed)
     }
 
     /// Alive: the consume loop beat recently (or has not started yet).
@@ -72,6 +80,10 @@ mod tests {
         health.set_circuit_open(true);
         assert!(!health.ready());
         health.set_circuit_open(false);
+        health.set_credentials_valid(false);
+        assert!(!health.ready(), "expired credentials");
+        health.set_credentials_valid(true);
+        assert!(health.ready());
         health.set_connected(false);
         assert!(!health.ready());
     }

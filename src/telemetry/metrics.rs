@@ -40,6 +40,8 @@ pub struct Metrics {
     pub circuit_open: IntGauge,
     /// Confirmed publishes, by `result`: confirmed, nacked, unroutable.
     pub amqp_publishes: IntCounterVec,
+    /// Refreshes of temporary credentials, by `result`: ok, error.
+    pub credentials_refreshes: IntCounterVec,
 }
 
 impl Metrics {
@@ -124,6 +126,13 @@ impl Metrics {
                 ),
                 &["result"],
             )?,
+            credentials_refreshes: IntCounterVec::new(
+                Opts::new(
+                    "face_enroll_credentials_refreshes_total",
+                    "Refreshes of temporary credentials, by result.",
+                ),
+                &["result"],
+            )?,
             registry,
         };
         // Every bounded label value starts at zero, so dashboards see the series at once.
@@ -138,6 +147,9 @@ impl Metrics {
             metrics
                 .image_fetch_duration
                 .with_label_values(&[origin.as_str()]);
+        }
+        for result in ["ok", "error"] {
+            metrics.credentials_refreshes.with_label_values(&[result]);
         }
         for result in PublishResult::ALL {
             metrics.amqp_publishes.with_label_values(&[result.as_str()]);
@@ -164,6 +176,7 @@ impl Metrics {
         r.register(Box::new(metrics.amqp_reconnects.clone()))?;
         r.register(Box::new(metrics.circuit_open.clone()))?;
         r.register(Box::new(metrics.amqp_publishes.clone()))?;
+        r.register(Box::new(metrics.credentials_refreshes.clone()))?;
         Ok(metrics)
     }
 
@@ -193,6 +206,14 @@ impl Metrics {
         if let Some(bytes) = bytes {
             self.image_bytes.observe(bytes as f64);
         }
+    }
+
+    /// Counts one refresh of temporary credentials.
+    pub fn credentials_refreshed(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.credentials_refreshes
+            .with_label_values(&[result])
+            .inc();
     }
 
     /// Counts one confirmed publish's result.

@@ -23,7 +23,7 @@ pub use road::Road;
 
 use crate::broker::{Session, SessionError, SessionOptions, Topology};
 use crate::cloudauth::client::ClientError;
-use crate::cloudauth::{Client, Credentials};
+use crate::cloudauth::{Client, Keyring};
 use crate::config::Settings;
 use crate::image::{Fetcher, FetcherSetupError, MemoryBudget};
 use crate::retry::{Backoff, RateLimiter, RetryPolicy};
@@ -74,7 +74,7 @@ impl Road {
     /// The road of the settings: image sources, client, limiter, retry policy.
     pub fn new(
         settings: &Settings,
-        credentials: Credentials,
+        credentials: impl Into<Keyring>,
         metrics: Metrics,
     ) -> Result<Self, WorkerError> {
         Ok(Self {
@@ -100,7 +100,7 @@ impl Worker {
     /// Builds the worker from validated settings.
     pub fn new(
         settings: &Settings,
-        credentials: Credentials,
+        credentials: impl Into<Keyring>,
         metrics: Metrics,
         health: Arc<Health>,
     ) -> Result<Self, WorkerError> {
@@ -112,6 +112,7 @@ impl Worker {
                 declare_topology: settings.amqp.declare_topology,
                 prefetch: settings.amqp.prefetch,
                 connection_name: road.source.clone(),
+                publish_linger: settings.amqp.publish_linger,
             },
             road: Arc::new(road),
             health,

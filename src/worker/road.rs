@@ -194,9 +194,14 @@ impl Road {
         let result = self
             .policy
             .run_until(stop, || async {
-                // 3. Wait for the limiter.
+                // 3. Wait for the limiter (and for valid credentials, should
+                // they have expired with no refresh yet).
                 tokio::select! {
                     () = self.limiter.acquire() => {}
+                    () = stop.cancelled() => return Err(Attempt::Stopped),
+                }
+                tokio::select! {
+                    () = self.client.keyring().valid() => {}
                     () = stop.cancelled() => return Err(Attempt::Stopped),
                 }
                 if stop.is_cancelled() {

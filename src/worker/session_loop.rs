@@ -160,6 +160,8 @@ impl Worker {
         let open = self.road.circuit.is_open();
         self.health.set_circuit_open(open);
         self.metrics.circuit_open.set(i64::from(open));
+        self.health
+            .set_credentials_valid(self.road.client.keyring().is_valid());
     }
 
     /// Every few seconds, sets this process's share of the tenant quota from

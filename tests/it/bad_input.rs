@@ -96,7 +96,7 @@ async fn bad_jobs_are_dead_lettered_with_a_reason_and_failed_when_they_have_an_i
             "{id}"
         );
     }
-    let dead = stack.dead_letters().await;
+    let dead = stack.dead_letters(without_id.len() + with_id.len()).await;
     assert_eq!(dead.len(), without_id.len() + with_id.len());
     for (body, reason) in &without_id {
         let (_, header) = dead
@@ -171,7 +171,7 @@ async fn image_failures_end_in_image_fetch_or_image_invalid() {
     }
     assert_eq!(stack.sim.stats().snapshot().values().sum::<u64>(), 0);
     assert!(
-        stack.dead_letters().await.is_empty(),
+        stack.dead_letters(0).await.is_empty(),
         "image failures are not bad jobs"
     );
     stack.finish().await;

@@ -110,7 +110,9 @@ async fn check_names_the_first_thing_wrong() {
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(output.status.success(), "{stdout}");
     assert!(
-        stdout.contains("ok   broker") && stdout.contains("ok   endpoint"),
+        stdout.contains("ok   credentials (from the environment)")
+            && stdout.contains("ok   broker")
+            && stdout.contains("ok   endpoint"),
         "{stdout}"
     );
     let mut bad = command(&["check"]);

@@ -28,6 +28,7 @@ pub fn sim_options() -> SimulatorOptions {
         qps: 0.0,
         fail_rate: 0.0,
         latency: Duration::ZERO,
+        issuer: None,
     }
 }
 

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod client;
 mod commands;
+mod credentials;
 mod helpers;
 mod images;
 mod observability;

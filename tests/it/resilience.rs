@@ -148,6 +148,7 @@ fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Running {
     command
         .arg("worker")
         .env_clear()
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)

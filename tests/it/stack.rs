@@ -179,17 +179,27 @@ impl Stack {
         self.broker.queue_len(queue).await.unwrap()
     }
 
-    /// Takes every message from the dead-letter queue: body and `x-face-enroll-error`.
-    pub async fn dead_letters(&self) -> Vec<(Vec<u8>, String)> {
+    /// Takes at least `n` messages from the dead-letter queue (body and
+    /// `x-face-enroll-error`), waiting up to 10 s for them (a copy is published
+    /// after its job's event, so it can come a little later), then any others.
+    pub async fn dead_letters(&self, n: usize) -> Vec<(Vec<u8>, String)> {
         let mut out = Vec::new();
         let queue = self.settings.amqp.dead_letter_queue.as_str();
-        while let Some(message) = self.broker.get(queue).await.unwrap() {
-            let reason = message
-                .header_text("x-face-enroll-error")
-                .unwrap_or_default();
-            out.push((message.body, reason));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.broker.get(queue).await.unwrap() {
+                Some(message) => {
+                    let reason = message
+                        .header_text("x-face-enroll-error")
+                        .unwrap_or_default();
+                    out.push((message.body, reason));
+                }
+                None if out.len() < n && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                None => return out,
+            }
         }
-        out
     }
 
     /// Opens the test's own connection again after the broker closed it.

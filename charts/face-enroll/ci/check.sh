@@ -12,7 +12,7 @@ trap 'rm -rf "$out"' EXIT
 
 "$helm" lint --strict "$chart"
 
-for name in default all-on hpa; do
+for name in default all-on hpa rrsa none; do
   values=()
   [ "$name" = default ] || values=(-f "$chart/ci/$name-values.yaml")
   "$helm" template ci "$chart" "${values[@]}" > "$out/$name.yaml"
@@ -25,7 +25,7 @@ grep -q '^  replicas: 2$' "$out/default.yaml"
 ! grep -q '^  replicas:' "$out/all-on.yaml"
 
 # A misspelled or out-of-range value fails the schema.
-for bad in cloudauth.tenantQPS=10 replicaCount=-1 autoscaling.kind=vpa amqp.queueType=lazy; do
+for bad in cloudauth.tenantQPS=10 replicaCount=-1 autoscaling.kind=vpa amqp.queueType=lazy credentials.mode=oidc credentials.mode=rrsa; do
   if "$helm" template ci "$chart" --set "$bad" > /dev/null 2>&1; then
     echo "the schema accepted --set $bad"; exit 1
   fi
@@ -51,13 +51,32 @@ for name in ("default", "all-on"):
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert pod["terminationGracePeriodSeconds"] > 30
     assert c["resources"]["requests"] and c["resources"]["limits"]
+def env_names(name):
+    docs = [d for d in yaml.safe_load_all(open(f"{out}/{name}.yaml")) if d]
+    deploy = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deploy["spec"]["template"]["spec"]
+    return docs, pod, {e["name"] for e in pod["containers"][0]["env"]}
+# RRSA: the three variables, the projected token, the role on the service account, no AccessKey.
+docs, pod, env = env_names("rrsa")
+assert {"ALIBABA_CLOUD_ROLE_ARN", "ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "ALIBABA_CLOUD_OIDC_TOKEN_FILE"} <= env, env
+assert not any(n.startswith("ALIBABA_CLOUD_ACCESS_KEY") for n in env), env
+token = next(v for v in pod["volumes"] if v["name"] == "rrsa-oidc-token")
+assert token["projected"]["sources"][0]["serviceAccountToken"]["audience"] == "sts.aliyuncs.com"
+sa = next(d for d in docs if d["kind"] == "ServiceAccount")
+assert sa["metadata"]["annotations"]["pod-identity.alibabacloud.com/role-name"] == "face-enroll"
+assert not any(d["kind"] == "Secret" for d in docs), "the broker URL comes from the existing Secret"
+# None (an ECS node's RAM role): no credentials from the chart.
+docs, pod, env = env_names("none")
+assert not any(n.startswith("ALIBABA_CLOUD_") for n in env), env
+print("credentials modes: accessKey, rrsa and none render as documented")
 PY
 promtool check rules "$out/rules.yaml"
 
 # The binary accepts the rendered settings (exit 2 would mean it refused them).
 for name in default all-on; do
   set +e
-  result=$(FACE_ENROLL_AMQP__URL=amqp://127.0.0.1:1/%2f "$binary" check --config "$out/$name.toml" 2>&1)
+  # No metadata service is asked: the chain stops before it on this machine.
+  result=$(ALIBABA_CLOUD_ECS_METADATA_DISABLED=true FACE_ENROLL_AMQP__URL=amqp://127.0.0.1:1/%2f "$binary" check --config "$out/$name.toml" 2>&1)
   code=$?
   set -e
   if [ "$code" = 2 ] || ! grep -q '^ok   settings' <<<"$result"; then

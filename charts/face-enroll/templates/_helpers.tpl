@@ -40,5 +40,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "face-enroll.amqpSecret" -}}
-{{- default (include "face-enroll.credentialsSecret" .) .Values.amqp.existingSecret }}
+{{- if .Values.amqp.existingSecret }}
+{{- .Values.amqp.existingSecret }}
+{{- else if eq .Values.credentials.mode "accessKey" }}
+{{- include "face-enroll.credentialsSecret" . }}
+{{- else }}
+{{- printf "%s-credentials" (include "face-enroll.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Whether the chart makes its own Secret: for an AccessKey it was given, or for the broker URL. */}}
+{{- define "face-enroll.makesSecret" -}}
+{{- $accessKey := eq .Values.credentials.mode "accessKey" }}
+{{- if or (and $accessKey (not .Values.credentials.existingSecret)) (eq (include "face-enroll.amqpSecret" .) (printf "%s-credentials" (include "face-enroll.fullname" .))) }}true{{- end }}
 {{- end }}

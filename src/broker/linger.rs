@@ -1,0 +1,123 @@
+//! Publishes gathered into batches: at a low, steady rate each job's event,
+//! confirm and ack would wake the broker connection's I/O thread on their own
+//! (each wake-up costs more CPU than the job's own work), so a publish waits
+//! for the next flush point of a fixed grid, and the ones that meet there go
+//! out together. Under load nothing waits: a publish that comes soon after
+//! the one before (the rate batches by itself) leaves at once.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A publish that comes within this share of the period after the one
+/// before leaves at once: more than 8 per period batch by themselves.
+const BUSY_SHARE: u32 = 8;
+
+/// The flush points of one session's publishes.
+#[derive(Debug)]
+pub struct Linger {
+    /// Time between flush points; zero sends every publish at once.
+    period: Duration,
+    /// The grid's origin.
+    epoch: Instant,
+    /// When the last publish came.
+    last: Mutex<Option<Instant>>,
+}
+
+impl Linger {
+    /// Flush points every `period` (`amqp.publish_linger`).
+    pub fn new(period: Duration) -> Self {
+        Self {
+            period,
+            epoch: Instant::now(),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// Waits for the next flush point, unless publishes come fast anyway.
+    pub async fn wait(&self) {
+        if self.period.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let busy = {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            let busy = last.is_some_and(|at| now - at < self.period / BUSY_SHARE);
+            *last = Some(now);
+            busy
+        };
+        if busy {
+            return;
+        }
+        let period = self.period.as_nanos().max(1);
+        let point = (now - self.epoch).as_nanos() / period + 1;
+        let nanos = u64::try_from(point * period).unwrap_or(u64::MAX);
+        tokio::time::sleep_until(self.epoch + Duration::from_nanos(nanos)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_publish_waits_at_most_one_period() {
+        let linger = Linger::new(Duration::from_millis(100));
+        tokio::time::advance(Duration::from_millis(30)).await;
+        let started = Instant::now();
+        linger.wait().await;
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_millis(70),
+            "to the flush point"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn publishes_of_a_slow_rate_meet_at_the_same_flush_point() {
+        let linger = Arc::new(Linger::new(Duration::from_millis(100)));
+        tokio::time::advance(Duration::from_millis(10)).await;
+        let wait = |linger: Arc<Linger>| {
+            tokio::spawn(async move {
+                linger.wait().await;
+                Instant::now()
+            })
+        };
+        let first = wait(linger.clone());
+        tokio::task::yield_now().await;
+        tokio::time::advance(Duration::from_millis(30)).await;
+        let second = wait(linger.clone());
+        let (first, second) = (first.await.unwrap(), second.await.unwrap());
+        assert_eq!(first, second, "both left at the flush point");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_publish_soon_after_another_leaves_at_once() {
+        let linger = Arc::new(Linger::new(Duration::from_millis(100)));
+        let first = tokio::spawn({
+            let linger = linger.clone();
+            async move { linger.wait().await }
+        });
+        tokio::task::yield_now().await;
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let started = Instant::now();
+        linger.wait().await;
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "the rate batches by itself"
+        );
+        first.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn zero_sends_at_once() {
+        let linger = Linger::new(Duration::ZERO);
+        tokio::time::timeout(Duration::from_millis(50), linger.wait())
+            .await
+            .expect("no wait");
+    }
+}

@@ -1,0 +1,83 @@
+//! The documented default of every key.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::*;
+
+impl Default for AmqpSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            jobs_queue: "face-enroll.jobs".into(),
+            retry_queue: "face-enroll.jobs.retry".into(),
+            dead_letter_exchange: "face-enroll.dlx".into(),
+            dead_letter_queue: "face-enroll.jobs.dead".into(),
+            results_exchange: "face-enroll.results".into(),
+            results_unrouted: "face-enroll.results.unrouted".into(),
+            queue_type: QueueType::Quorum,
+            prefetch: 64,
+            delivery_limit: 10,
+            declare_topology: true,
+            publish_linger: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            shutdown_grace: Duration::from_secs(30),
+            max_inflight_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            region: "ap-southeast-1".into(),
+            vpc: false,
+            endpoint: None,
+            signature: SignatureVersion::V1,
+            tenant_qps: 50.0,
+            qps_limit: 50.0,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(200),
+            multiplier: 2.0,
+            max_interval: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(60),
+            max_rounds: 5,
+            round_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            fetch_timeout: Duration::from_secs(10),
+            normalize: false,
+            allow_private_networks: false,
+        }
+    }
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9464)),
+        }
+    }
+}
