@@ -261,3 +261,42 @@ async fn a_worker_with_only_the_rrsa_variables_enrolls_through_several_lifetimes
     }
     crate::stack::delete_names(&broker, &settings).await;
 }
+
+#[tokio::test]
+async fn the_simulator_refuses_an_issued_key_with_another_token_or_after_its_expiry() {
+    let sim = issuing(Duration::from_secs(2)).await;
+    let keyring = Keyring::discover_in(
+        &Env::from([("HOME", "/nonexistent")]),
+        &endpoints(&sim),
+        None,
+    )
+    .await
+    .unwrap();
+    let issued = keyring.current().unwrap();
+    let code = |credentials: face_enroll::cloudauth::Credentials| {
+        let client =
+            face_enroll::cloudauth::Client::new(&api(&sim, SignatureVersion::V3), credentials)
+                .unwrap();
+        async move {
+            client
+                .add_face_record(&face_request("u"))
+                .await
+                .reply
+                .code()
+                .map(str::to_owned)
+        }
+    };
+    let mut wrong = issued.clone();
+    wrong.security_token = Some("CAISnot-the-one-issued".to_owned().into());
+    assert_eq!(
+        code(wrong).await.as_deref(),
+        Some("InvalidSecurityToken.MismatchWithAccessKey")
+    );
+    assert_eq!(code(issued.clone()).await.as_deref(), Some("Success"));
+    // Signed with the same key after its expiry (bypassing the keyring's own check).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        code(issued).await.as_deref(),
+        Some("InvalidSecurityToken.Expired")
+    );
+}
