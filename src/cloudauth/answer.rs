@@ -10,29 +10,29 @@ use serde_json::Value;
 
 use crate::retry::{Retry, RetryReason, Retryable};
 
-/// Service codes counted under their own name in metrics; any other is `other`.
-const KNOWN_CODES: &[&str] = &[
+/// The service's documented codes, each counted under its own name in
+/// metrics and exported at zero from the start; any other is `other`.
+pub const DOCUMENTED_CODES: [&str; 8] = [
     "Success",
-    "InvalidParameter",
     "MissingParameter",
-    "Throttling",
+    "InvalidParameter",
+    "Forbidden.RAMUserAccessDenied",
+    "Forbidden.AccountAccessDenied",
     "Throttling.Api",
-    "Throttling.User",
     "InternalError",
     "ServiceUnavailable",
-    "Forbidden",
-    "Forbidden.RAM",
-    "Forbidden.AccountNotEnabled",
-    "SignatureDoesNotMatch",
-    "SignatureNonceUsed",
-    "IncompleteSignature",
-    "InvalidTimeStamp.Expired",
-    "InvalidTimeStamp.Format",
-    "InvalidAccessKeyId.NotFound",
-    "InvalidSecurityToken.Mismatch",
-    "InvalidAction.NotFound",
-    "InvalidVersion",
 ];
+
+/// Every value of the `code` label.
+pub fn code_labels() -> impl Iterator<Item = &'static str> {
+    DOCUMENTED_CODES
+        .into_iter()
+        .chain(["other", TRANSPORT_ERROR])
+}
+
+/// The `code` label of a call that got no answer, or no answer with a code
+/// (a gateway's HTML page is a transport error to the client).
+pub const TRANSPORT_ERROR: &str = "transport_error";
 
 /// What to do with an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,13 +157,13 @@ impl Reply {
         }
     }
 
-    /// A bounded metric label for the reply: a known code by its name,
-    /// `other`, `http_error` (an answer without a code) or `transport_error`.
+    /// A bounded metric label for the reply: a documented code by its name,
+    /// `other` for any other code, `transport_error` when no answer with a
+    /// code came (a timeout, a reset, a gateway's HTML page).
     pub fn code_label(&self) -> &'static str {
-        match (self.http_status, self.code()) {
-            (None, _) => "transport_error",
-            (Some(_), None) => "http_error",
-            (Some(_), Some(code)) => KNOWN_CODES
+        match self.code() {
+            None => TRANSPORT_ERROR,
+            Some(code) => DOCUMENTED_CODES
                 .iter()
                 .find(|k| **k == code)
                 .copied()

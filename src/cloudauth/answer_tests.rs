@@ -150,13 +150,26 @@ fn code_labels_are_bounded() {
     );
     assert_eq!(
         Reply::from_http(502, None, b"<html>").code_label(),
-        "http_error"
+        "transport_error"
     );
+    for code in DOCUMENTED_CODES {
+        assert_eq!(Reply::from_http(400, None, &body(code)).code_label(), code);
+    }
+    for undocumented in ["Forbidden.RAM", "Throttling.User", "SignatureDoesNotMatch"] {
+        assert_eq!(
+            Reply::from_http(400, None, &body(undocumented)).code_label(),
+            "other"
+        );
+    }
 }
 
 #[test]
 fn only_retry_dispositions_say_retry() {
-    for code in ["Success", "InvalidParameter", "Forbidden.RAM"] {
+    for code in [
+        "Success",
+        "InvalidParameter",
+        "Forbidden.RAMUserAccessDenied",
+    ] {
         assert_eq!(
             Reply::from_http(200, None, &body(code)).retry(),
             Retry::Never,

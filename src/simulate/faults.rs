@@ -10,7 +10,7 @@ use tokio::time::Instant;
 /// An answer given instead of the normal one, for tests and drills.
 #[derive(Debug, Clone)]
 pub enum Scripted {
-    /// HTTP 400 `Throttling.Api`, with an optional `x-acs-retry-after` in ms.
+    /// HTTP 403 `Throttling.Api`, with an optional `x-acs-retry-after` in ms.
     Throttle(Option<u64>),
     /// HTTP 500 `InternalError`.
     InternalError,
@@ -18,7 +18,7 @@ pub enum Scripted {
     Unavailable,
     /// HTTP 502 with an HTML page, as a gateway answers.
     GatewayPage,
-    /// HTTP 403 `Forbidden.RAM`: the caller's account is refused.
+    /// HTTP 403 `Forbidden.RAMUserAccessDenied`: the caller's account is refused.
     Forbidden,
     /// Wait this long, then answer normally (to trip read timeouts).
     Stall(Duration),

@@ -147,7 +147,7 @@ fn accept(
     let who = authenticate(&keys, &state.nonces, headers, &query, body, &fields)?;
     if !state.faults.admit() {
         return Err(Rejection::new(
-            400,
+            403,
             "Throttling.Api",
             "Request was denied due to api flow control.",
         ));
@@ -201,7 +201,7 @@ fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
 fn fault_response(fault: &Scripted, request_id: &str) -> (&'static str, Response) {
     let (status, code, message, retry_after) = match fault {
         Scripted::Throttle(after) => (
-            400,
+            403,
             "Throttling.Api",
             "Request was denied due to api flow control.",
             *after,
@@ -220,8 +220,8 @@ fn fault_response(fault: &Scripted, request_id: &str) -> (&'static str, Response
         ),
         Scripted::Forbidden => (
             403,
-            "Forbidden.RAM",
-            "User not authorized to operate on the specified resource.",
+            "Forbidden.RAMUserAccessDenied",
+            "You are not authorized to operate on the specified resource.",
             None,
         ),
         Scripted::GatewayPage | Scripted::Stall(_) => {

@@ -20,7 +20,7 @@ pub struct Metrics {
     pub job_duration: HistogramVec,
     /// Jobs being processed now.
     pub jobs_in_flight: IntGauge,
-    /// AddFaceRecord calls by the service's `code` (or `transport_error`, `http_error`, `other`).
+    /// AddFaceRecord calls by the service's `code` (documented codes, `other`, `transport_error`).
     pub api_requests: IntCounterVec,
     /// Time of one AddFaceRecord call.
     pub api_request_duration: Histogram,

@@ -105,6 +105,10 @@ impl Worker {
         health: Arc<Health>,
     ) -> Result<Self, WorkerError> {
         use secrecy::ExposeSecret;
+        // Every code the service documents is a series from the start.
+        for code in crate::cloudauth::answer::code_labels() {
+            metrics.api_requests.with_label_values(&[code]);
+        }
         let road = Road::new(settings, credentials, metrics.clone())?;
         Ok(Self {
             session_options: SessionOptions {

@@ -219,7 +219,10 @@ async fn forbidden_pauses_without_retrying() {
     )
     .await;
     assert_eq!(enrollment.reply.disposition, Disposition::Pause);
-    assert_eq!(enrollment.reply.code(), Some("Forbidden.RAM"));
+    assert_eq!(
+        enrollment.reply.code(),
+        Some("Forbidden.RAMUserAccessDenied")
+    );
     assert_eq!(enrollment.calls, 1);
 }
 

@@ -91,6 +91,12 @@ async fn counters_and_histograms_match_known_outcomes() {
             1.0,
         ),
         ("face_enroll_api_requests_total{code=\"Success\"}", 6.0),
+        // Documented codes the service never gave here are series at 0.
+        (
+            "face_enroll_api_requests_total{code=\"Forbidden.AccountAccessDenied\"}",
+            0.0,
+        ),
+        ("face_enroll_api_requests_total{code=\"other\"}", 0.0),
         ("face_enroll_api_request_duration_seconds_count", 6.0),
         (
             "face_enroll_image_fetch_duration_seconds_count{source=\"url\"}",

@@ -139,7 +139,7 @@ async fn forbidden_pauses_consumption_and_resumes_by_itself() {
         event["data"]["attempts"], 2,
         "the refused call and the probe"
     );
-    assert_eq!(stack.sim.stats().get("Forbidden.RAM"), 1);
+    assert_eq!(stack.sim.stats().get("Forbidden.RAMUserAccessDenied"), 1);
     wait_for(Duration::from_secs(5), || health.ready()).await;
     assert_eq!(stack.metrics.circuit_open.get(), 0);
     assert_eq!(

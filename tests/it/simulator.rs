@@ -218,7 +218,7 @@ async fn calls_over_the_rate_are_throttled() {
         )
         .await;
         if answer["Code"] == "Throttling.Api" {
-            assert_eq!(status, 400);
+            assert_eq!(status, 403, "the documented status");
             throttled += 1;
         }
     }
