@@ -30,9 +30,13 @@ impl Job {
         let Value::Object(object) = value else {
             return Err(bad("the message is not a JSON object"));
         };
+        // An envelope by its content type, or by every attribute CloudEvents
+        // requires; a plain job with one extra `specversion` stays a plain job.
         let cloud_event = content_type
             .is_some_and(|t| t.starts_with("application/cloudevents+json"))
-            || object.contains_key("specversion");
+            || ["specversion", "id", "source", "type"]
+                .iter()
+                .all(|k| object.contains_key(*k));
         let object = if cloud_event {
             unwrap_envelope(object).map_err(|r| bad(&r))?
         } else {

@@ -196,3 +196,17 @@ fn merchant_user_ids_count_characters_not_bytes() {
     job["merchant_user_id"] = json!("用".repeat(32));
     assert!(parse(job).is_ok());
 }
+
+#[test]
+fn a_plain_job_with_an_extra_specversion_is_a_plain_job() {
+    let mut job = valid();
+    job["specversion"] = json!("1.0");
+    let parsed = Job::parse(job.to_string().as_bytes(), Some("application/json")).unwrap();
+    assert_eq!(parsed.job_id.as_str(), job["job_id"].as_str().unwrap());
+    // With every required attribute it is an envelope, even without the content type.
+    let envelope =
+        json!({"specversion": "1.0", "id": "e", "source": "s", "type": "t", "data": valid()});
+    assert!(Job::parse(envelope.to_string().as_bytes(), None).is_ok());
+    let not_a_job = json!({"specversion": "1.0", "id": "e", "source": "s", "type": "t", "data": 7});
+    assert!(Job::parse(not_a_job.to_string().as_bytes(), None).is_err());
+}
