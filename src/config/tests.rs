@@ -166,7 +166,7 @@ fn a_negative_rate_is_refused() {
     let e = error_for("", &[("FACE_ENROLL_API__QPS_LIMIT", "-5")]);
     assert_eq!(
         e,
-        "invalid setting api.qps_limit = -5: expected a number of calls per second, 0 or more"
+        "invalid setting api.qps_limit = -5: expected 0 (no limit) or a number of calls per second of at least 0.001"
     );
     let e = error_for("[api]\ntenant_qps = -0.5\n", &[]);
     assert!(
@@ -244,4 +244,23 @@ fn debug_output_never_shows_the_broker_password() {
     )
     .unwrap();
     assert!(!format!("{s:?}").contains("s3cr3t-pw"));
+}
+
+#[test]
+fn values_that_would_panic_later_are_refused_at_start() {
+    let e = error_for("[api]\nqps_limit = 1e-300\n", &[]);
+    assert!(
+        e.starts_with("invalid setting api.qps_limit = 0.000"),
+        "{e}"
+    );
+    let e = error_for("[retry]\nmax_interval = \"0s\"\n", &[]);
+    assert!(
+        e.starts_with("invalid setting retry.max_interval = 0ns: expected at least retry.initial"),
+        "{e}"
+    );
+    let e = error_for("[retry]\nmax_rounds = 1000\n", &[]);
+    assert!(
+        e.starts_with("invalid setting retry.max_rounds = 1000"),
+        "{e}"
+    );
 }

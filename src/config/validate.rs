@@ -5,6 +5,11 @@ use secrecy::ExposeSecret;
 
 use super::{ConfigError, Settings};
 
+/// The lowest rate other than 0: one call every 1000 s.
+const MIN_QPS: f64 = 0.001;
+/// The most delay rounds: one queue each, the last waiting 4¹⁹ × the first.
+const MAX_ROUNDS: u32 = 20;
+
 impl Settings {
     /// Rejects values a key does not allow, naming the first one found.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -55,10 +60,10 @@ impl Settings {
             ("api.qps_limit", self.api.qps_limit),
         ] {
             check(
-                qps.is_finite() && qps >= 0.0,
+                qps == 0.0 || (qps.is_finite() && qps >= MIN_QPS),
                 key,
                 qps,
-                "expected a number of calls per second, 0 or more",
+                "expected 0 (no limit) or a number of calls per second of at least 0.001",
             )?;
         }
         check(
@@ -72,6 +77,18 @@ impl Settings {
             "retry.initial",
             "\"0s\"",
             "expected a positive duration",
+        )?;
+        check(
+            self.retry.max_interval >= self.retry.initial,
+            "retry.max_interval",
+            format!("{:?}", self.retry.max_interval),
+            "expected at least retry.initial",
+        )?;
+        check(
+            self.retry.max_rounds <= MAX_ROUNDS,
+            "retry.max_rounds",
+            self.retry.max_rounds,
+            "expected 0 (no delay queues: what is still retryable fails at once) to 20",
         )?;
         check(
             self.image.max_bytes > 0,

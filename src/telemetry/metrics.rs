@@ -42,6 +42,8 @@ pub struct Metrics {
     pub amqp_publishes: IntCounterVec,
     /// Refreshes of temporary credentials, by `result`: ok, error.
     pub credentials_refreshes: IntCounterVec,
+    /// Jobs that panicked (a bug); their deliveries went back to the queue.
+    pub job_panics: IntCounter,
 }
 
 impl Metrics {
@@ -133,6 +135,10 @@ impl Metrics {
                 ),
                 &["result"],
             )?,
+            job_panics: IntCounter::new(
+                "face_enroll_job_panics_total",
+                "Jobs that panicked; their deliveries went back to the queue.",
+            )?,
             registry,
         };
         // Every bounded label value starts at zero, so dashboards see the series at once.
@@ -177,6 +183,7 @@ impl Metrics {
         r.register(Box::new(metrics.circuit_open.clone()))?;
         r.register(Box::new(metrics.amqp_publishes.clone()))?;
         r.register(Box::new(metrics.credentials_refreshes.clone()))?;
+        r.register(Box::new(metrics.job_panics.clone()))?;
         Ok(metrics)
     }
 

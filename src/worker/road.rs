@@ -66,7 +66,7 @@ pub struct Lane<'a> {
 impl Road {
     /// The whole road for one delivery. An error means the session ended and
     /// the delivery stays unacked, for the broker to deliver again.
-    pub async fn run(&self, inbound: Inbound, lane: Lane<'_>) -> Result<(), SessionEnded> {
+    pub async fn run(&self, inbound: &Inbound, lane: Lane<'_>) -> Result<(), SessionEnded> {
         let incoming = Incoming {
             body: inbound.body(),
             content_type: inbound.content_type(),
@@ -81,7 +81,7 @@ impl Road {
             return Ok(()); // Abandoned: left unacked for redelivery.
         };
         // 6. Publish.
-        match self.publish(&outcome, &incoming, &inbound, &lane).await {
+        match self.publish(&outcome, &incoming, inbound, &lane).await {
             Ok(()) => {}
             Err(PublishFailed::Session(ended)) => return Err(ended),
             Err(refused @ PublishFailed::Refused(_)) => {

@@ -109,10 +109,22 @@ impl Worker {
                 stop: &stop,
                 lost: &lost,
             };
-            if let Err(ended) = road.run(inbound, lane).await {
-                tracing::warn!(error = %ended, "a job's outcome could not be published; it will be delivered again");
-                lost.cancel();
-            }
+            let ended = match caught(road.run(&inbound, lane)).await {
+                Ok(Ok(())) => return,
+                Ok(Err(ended)) => ended,
+                Err(panic) => {
+                    // A bug, not the job's fault: hand it back, so the jobs
+                    // queue's delivery limit stops a message that always does this.
+                    tracing::error!(panic = %panic, "a job panicked; its delivery goes back to the queue");
+                    road.metrics.job_panics.inc();
+                    match inbound.requeue().await {
+                        Ok(()) => return,
+                        Err(ended) => ended,
+                    }
+                }
+            };
+            tracing::warn!(error = %ended, "a job's outcome could not be published; it will be delivered again");
+            lost.cancel();
         }
     }
 
@@ -215,6 +227,22 @@ impl TenantShare {
     }
 }
 
+/// Runs `job`, turning a panic inside it into an error with its message.
+async fn caught<T>(job: impl Future<Output = T>) -> Result<T, String> {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(job)
+        .catch_unwind()
+        .await
+        .map_err(|payload| {
+            let text = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            text.chars().take(200).collect()
+        })
+}
+
 /// Counts a job in `face_enroll_jobs_in_flight` until dropped, even when aborted.
 struct InFlight(prometheus::IntGauge);
 
@@ -228,5 +256,17 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_inside_a_job_is_caught_with_its_message() {
+        let panicked = caught(async { panic!("index out of bounds") }).await;
+        assert_eq!(panicked.unwrap_err(), "index out of bounds");
+        assert_eq!(caught(async { 7 }).await, Ok(7));
     }
 }

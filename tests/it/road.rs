@@ -160,3 +160,28 @@ async fn after_stop_no_call_starts_and_the_job_is_abandoned() {
     assert_eq!(outcome.status(), None, "not counted, left unacked");
     assert_eq!(sim.stats().get("Success"), 0);
 }
+
+#[tokio::test]
+async fn an_attempts_header_at_its_maximum_saturates_instead_of_panicking() {
+    let sim = simulator(sim_options()).await;
+    let road = road(&sim, 5);
+    let body = inline_job("r-8", "gina", &jpeg::face(48, 64));
+    let incoming = Incoming {
+        attempts: u32::MAX,
+        ..Incoming::new(&body, None)
+    };
+    let outcome = road.decide(&incoming, &CancellationToken::new()).await;
+    let event = outcome.event(&road.source, &incoming).unwrap();
+    assert_eq!(event.data.attempts, u32::MAX);
+}
+
+#[tokio::test]
+async fn with_no_delay_rounds_what_is_still_retryable_fails_at_once() {
+    let sim = simulator(sim_options()).await;
+    sim.script(std::iter::repeat_n(Scripted::Unavailable, 1000));
+    let road = road(&sim, 0);
+    let outcome = decide(&road, &inline_job("r-9", "hank", &jpeg::face(48, 64)), 0).await;
+    let data = event_data(&road, &outcome).unwrap();
+    assert_eq!(data["error"]["kind"], "retries_exhausted");
+    assert_eq!(data["code"], "ServiceUnavailable");
+}
