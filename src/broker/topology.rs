@@ -1,6 +1,6 @@
 //! The AMQP names the worker uses, and their declaration: jobs queue, delay
 //! queues (one per round), dead-letter exchange and queue, results exchange
-//! with its alternate exchange and queue.
+//! with its alternate exchange and queue. Every queue has the jobs queue's type.
 
 use std::time::Duration;
 
@@ -105,7 +105,7 @@ impl Topology {
             FieldTable::default(),
         )
         .await?;
-        queue(channel, &self.dead_letter_queue, FieldTable::default()).await?;
+        queue(channel, &self.dead_letter_queue, self.typed(&[])).await?;
         bind(
             channel,
             &self.dead_letter_queue,
@@ -121,7 +121,7 @@ impl Topology {
             FieldTable::default(),
         )
         .await?;
-        queue(channel, &self.results_unrouted, FieldTable::default()).await?;
+        queue(channel, &self.results_unrouted, self.typed(&[])).await?;
         bind(channel, &self.results_unrouted, &self.results_unrouted, "").await?;
         let results_args = table(&[("alternate-exchange", text(&self.results_unrouted))]);
         exchange(
@@ -135,13 +135,20 @@ impl Topology {
         queue(channel, &self.jobs_queue, self.jobs_arguments()).await?;
         for (name, ttl) in &self.retry_queues {
             let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-            let args = table(&[
-                ("x-queue-type", text("classic")),
+            let mut args = vec![
                 ("x-message-ttl", AMQPValue::LongLongInt(ttl_ms)),
                 ("x-dead-letter-exchange", text("")),
                 ("x-dead-letter-routing-key", text(&self.jobs_queue)),
-            ]);
-            queue(channel, name, args).await?;
+            ];
+            if self.queue_type == QueueType::Quorum {
+                // Dead-lettered at least once: a job on its way back while the
+                // jobs queue refuses publishes waits here instead of being lost.
+                args.extend([
+                    ("x-dead-letter-strategy", text("at-least-once")),
+                    ("x-overflow", text("reject-publish")),
+                ]);
+            }
+            queue(channel, name, self.typed(&args)).await?;
         }
         Ok(())
     }
@@ -176,19 +183,30 @@ impl Topology {
 
     fn jobs_arguments(&self) -> FieldTable {
         let mut args = vec![("x-dead-letter-exchange", text(&self.dead_letter_exchange))];
-        match self.queue_type {
-            QueueType::Quorum => args.extend([
-                ("x-queue-type", text("quorum")),
+        if self.queue_type == QueueType::Quorum {
+            args.extend([
                 (
                     "x-delivery-limit",
                     AMQPValue::LongLongInt(i64::from(self.delivery_limit)),
                 ),
                 ("x-dead-letter-strategy", text("at-least-once")),
                 ("x-overflow", text("reject-publish")),
-            ]),
-            QueueType::Classic => args.push(("x-queue-type", text("classic"))),
+            ]);
         }
-        table(&args)
+        self.typed(&args)
+    }
+
+    /// `args` with the jobs queue's type: every queue has it, since on a
+    /// cluster a classic queue lives on one node and cannot even be declared
+    /// while that node is down.
+    fn typed(&self, args: &[(&str, AMQPValue)]) -> FieldTable {
+        let kind = match self.queue_type {
+            QueueType::Quorum => "quorum",
+            QueueType::Classic => "classic",
+        };
+        let mut all = vec![("x-queue-type", text(kind))];
+        all.extend(args.iter().cloned());
+        table(&all)
     }
 }
 

@@ -11,7 +11,7 @@ impl Default for AmqpSettings {
         Self {
             url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
             jobs_queue: "face-enroll.jobs".into(),
-            retry_queue: "face-enroll.jobs.retry".into(),
+            retry_queue: "face-enroll.jobs.delay".into(),
             dead_letter_exchange: "face-enroll.dlx".into(),
             dead_letter_queue: "face-enroll.jobs.dead".into(),
             results_exchange: "face-enroll.results".into(),

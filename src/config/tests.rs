@@ -31,7 +31,7 @@ fn every_key_has_its_documented_default() {
         "amqp://guest:guest@127.0.0.1:5672/%2f"
     );
     assert_eq!(s.amqp.jobs_queue, "face-enroll.jobs");
-    assert_eq!(s.amqp.retry_queue, "face-enroll.jobs.retry");
+    assert_eq!(s.amqp.retry_queue, "face-enroll.jobs.delay");
     assert_eq!(s.amqp.dead_letter_exchange, "face-enroll.dlx");
     assert_eq!(s.amqp.dead_letter_queue, "face-enroll.jobs.dead");
     assert_eq!(s.amqp.results_exchange, "face-enroll.results");

@@ -15,4 +15,5 @@ mod retries;
 mod road;
 mod simulator;
 mod stack;
+mod topology;
 mod worker;

@@ -51,7 +51,7 @@ impl Drop for Vhost {
     }
 }
 
-fn rabbitmqctl(args: &[&str]) {
+pub fn rabbitmqctl(args: &[&str]) {
     let out = Command::new("rabbitmqctl")
         .args(args)
         .output()
