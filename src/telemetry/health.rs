@@ -1,25 +1,47 @@
-//! What `/readyz` and `/healthz` report: broker connected, consumer running,
-//! circuit closed, and a watchdog on the consume loop.
+//! What `/readyz` and `/healthz` report. Readiness: broker connected,
+//! consumer running, circuit closed, credentials valid. Liveness: the process
+//! works (its event loop answers), whatever the broker does, so a broker
+//! outage never has Kubernetes restart every pod at once.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How long the consume loop may go without a heartbeat before `/healthz` fails.
+/// How long the event loop may go without a heartbeat before `/healthz` fails.
 pub const STALL_AFTER: Duration = Duration::from_secs(60);
 
 /// Shared health flags, set by the worker and read by the probes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Health {
+    /// `/healthz` fails after this long without a heartbeat.
+    stall_after: Duration,
     connected: AtomicBool,
     consuming: AtomicBool,
     circuit_open: AtomicBool,
     /// The credentials have expired and no refresh has worked yet.
     credentials_expired: AtomicBool,
-    /// Milliseconds since the epoch of the consume loop's last heartbeat; 0 = not started.
+    /// Milliseconds since the epoch of the event loop's last heartbeat; 0 = not started.
     heartbeat_ms: AtomicU64,
 }
 
+impl Default for Health {
+    fn default() -> Self {
+        Self::with_stall(STALL_AFTER)
+    }
+}
+
 impl Health {
+    /// Health whose liveness fails after `stall_after` without a heartbeat.
+    pub fn with_stall(stall_after: Duration) -> Self {
+        Self {
+            stall_after,
+            connected: AtomicBool::new(false),
+            consuming: AtomicBool::new(false),
+            circuit_open: AtomicBool::new(false),
+            credentials_expired: AtomicBool::new(false),
+            heartbeat_ms: AtomicU64::new(0),
+        }
+    }
+
     /// Records whether the broker connection is up.
     pub fn set_connected(&self, up: bool) {
         self.connected.store(up, Ordering::Relaxed);
@@ -40,7 +62,7 @@ impl Health {
         self.credentials_expired.store(!valid, Ordering::Relaxed);
     }
 
-    /// The consume loop is alive.
+    /// The event loop is alive.
     pub fn beat(&self) {
         self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
     }
@@ -53,10 +75,10 @@ impl Health {
             && !self.credentials_expired.load(Ordering::Relaxed)
     }
 
-    /// Alive: the consume loop beat recently (or has not started yet).
+    /// Alive: the event loop beat recently (or has not started yet).
     pub fn alive(&self) -> bool {
         let last = self.heartbeat_ms.load(Ordering::Relaxed);
-        last == 0 || now_ms().saturating_sub(last) < STALL_AFTER.as_millis() as u64
+        last == 0 || now_ms().saturating_sub(last) < self.stall_after.as_millis() as u64
     }
 }
 

@@ -29,13 +29,17 @@ use crate::image::{Fetcher, FetcherSetupError, MemoryBudget};
 use crate::retry::{Backoff, RateLimiter, RetryPolicy};
 use crate::telemetry::{Health, Metrics};
 
+/// How often the heartbeat and the readiness gauges are refreshed.
+const PULSE: Duration = Duration::from_secs(1);
 /// A session shorter than this counts as a failure for the reconnect backoff.
 const STABLE_SESSION: Duration = Duration::from_secs(10);
 /// Waits between broker sessions: full jitter under a ceiling growing from
-/// 100 ms to 10 s while sessions keep failing.
+/// 100 ms to 1 s while sessions keep failing, so the worker is back within
+/// about a second of the broker (a fleet of a hundred tries a hundred
+/// connections a second at most, which a broker that is up takes easily).
 const RECONNECT: Backoff = Backoff {
     first: Duration::from_millis(100),
-    max: Duration::from_secs(10),
+    max: Duration::from_secs(1),
 };
 
 /// Why the worker could not start or had to stop.
@@ -135,6 +139,32 @@ impl Worker {
     /// Consumes until `shutdown` is cancelled, reconnecting as needed; fails
     /// only when the broker's topology does not match the settings.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        let pulse = tokio::spawn(self.pulse());
+        let result = self.supervise(&shutdown).await;
+        pulse.abort();
+        result
+    }
+
+    /// Every second, whatever the broker does: the heartbeat behind
+    /// `/healthz` (the event loop answers) and the gauges behind `/readyz`.
+    fn pulse(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let (health, metrics, road) =
+            (self.health.clone(), self.metrics.clone(), self.road.clone());
+        async move {
+            let mut every = tokio::time::interval(PULSE);
+            loop {
+                every.tick().await;
+                health.beat();
+                let open = road.circuit.is_open();
+                health.set_circuit_open(open);
+                metrics.circuit_open.set(i64::from(open));
+                health.set_credentials_valid(road.client.keyring().is_valid());
+            }
+        }
+    }
+
+    /// Opens broker sessions and reopens them until `shutdown`.
+    async fn supervise(&self, shutdown: &CancellationToken) -> Result<(), WorkerError> {
         let mut failures: u32 = 0;
         let mut sessions: u64 = 0;
         while !shutdown.is_cancelled() {
@@ -153,7 +183,7 @@ impl Worker {
                     sessions += 1;
                     let started = tokio::time::Instant::now();
                     let session = Arc::new(session);
-                    let ended = self.serve(session.clone(), &shutdown).await;
+                    let ended = self.serve(session.clone(), shutdown).await;
                     self.set_connected(false);
                     session.close().await;
                     match ended {

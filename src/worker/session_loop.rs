@@ -15,8 +15,6 @@ use super::road::Lane;
 use crate::broker::{Inbound, Session, SessionEnded};
 use crate::retry::RateLimiter;
 
-/// How often the consume loop proves it is alive while waiting.
-const BEAT: Duration = Duration::from_secs(1);
 /// How often the jobs queue's consumer count is read.
 const SHARE_POLL: Duration = Duration::from_secs(1);
 /// Consumer tag of this process on the jobs queue.
@@ -50,16 +48,15 @@ impl Worker {
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let mut jobs = JoinSet::new();
         let result = loop {
-            self.tick();
             while jobs.try_join_next().is_some() {}
             let permit = tokio::select! {
-                permit = self.beating(permits.clone().acquire_owned()) => permit,
+                permit = permits.clone().acquire_owned() => permit,
                 () = shutdown.cancelled() => break Ok(()),
                 () = lost.cancelled() => break Err(SessionEnded::Lost),
             };
             let Ok(permit) = permit else { break Ok(()) };
             let inbound = tokio::select! {
-                next = self.beating(deliveries.next()) => next,
+                next = deliveries.next() => next,
                 () = shutdown.cancelled() => break Ok(()),
                 () = lost.cancelled() => break Err(SessionEnded::Lost),
             };
@@ -70,7 +67,7 @@ impl Worker {
             // Checked with the delivery in hand, so a job that arrives while the
             // circuit is open waits, and becomes the probe.
             tokio::select! {
-                () = self.beating(self.road.circuit.admit()) => {}
+                () = self.road.circuit.admit() => {}
                 () = shutdown.cancelled() => break Ok(()),
                 () = lost.cancelled() => break Err(SessionEnded::Lost),
             }
@@ -153,27 +150,6 @@ impl Worker {
             );
             jobs.abort_all();
         }
-    }
-
-    /// Runs `future`, beating the watchdog while it waits.
-    async fn beating<F: Future>(&self, future: F) -> F::Output {
-        tokio::pin!(future);
-        loop {
-            match tokio::time::timeout(BEAT, &mut future).await {
-                Ok(output) => return output,
-                Err(_) => self.tick(),
-            }
-        }
-    }
-
-    /// The loop is alive: refresh the heartbeat and the circuit's gauges.
-    fn tick(&self) {
-        self.health.beat();
-        let open = self.road.circuit.is_open();
-        self.health.set_circuit_open(open);
-        self.metrics.circuit_open.set(i64::from(open));
-        self.health
-            .set_credentials_valid(self.road.client.keyring().is_valid());
     }
 
     /// Every few seconds, sets this process's share of the tenant quota from

@@ -247,3 +247,45 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
     );
     crate::stack::delete_names(&broker, &settings).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_does_not_follow_a_broker_outage_longer_than_its_threshold() {
+    use face_enroll::telemetry::Health;
+    use face_enroll::worker::Worker;
+    use std::sync::Arc;
+
+    let vhost = crate::resilience::Vhost::new("alive");
+    let sim = crate::helpers::simulator(crate::helpers::sim_options()).await;
+    let mut settings = crate::stack::test_settings(&crate::stack::unique("alive"));
+    settings.amqp.url = vhost.url().into();
+    settings.api.endpoint = Some(sim.url());
+    // Liveness fails after 2 s without a heartbeat here (60 s in production).
+    let health = Arc::new(Health::with_stall(Duration::from_secs(2)));
+    let worker = Worker::new(
+        &settings,
+        crate::helpers::credentials(),
+        face_enroll::telemetry::Metrics::new().unwrap(),
+        health.clone(),
+    )
+    .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn({
+        let stop = stop.clone();
+        async move { worker.run(stop).await }
+    });
+    crate::stack::wait_for(Duration::from_secs(20), || health.ready()).await;
+    // The broker refuses this worker for 5 s: it cannot reconnect.
+    crate::resilience::rabbitmqctl(&["clear_permissions", "-p", &vhost.0, "guest"]);
+    vhost.close_all_connections();
+    crate::stack::wait_for(Duration::from_secs(10), || !health.ready()).await;
+    let outage = std::time::Instant::now();
+    while outage.elapsed() < Duration::from_secs(5) {
+        assert!(health.alive(), "liveness failed during a broker outage");
+        assert!(!health.ready(), "ready without a broker");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    crate::resilience::rabbitmqctl(&["set_permissions", "-p", &vhost.0, "guest", ".*", ".*", ".*"]);
+    crate::stack::wait_for(Duration::from_secs(30), || health.ready()).await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
