@@ -2,8 +2,13 @@
 //! itself is refused, so instead of failing every job the worker waits, with
 //! a pause that grows while the refusals go on, then lets one job through as
 //! a probe; its first call decides whether to resume.
+//!
+//! Every admitted job holds a [`Ticket`]. A probe that ends without a call
+//! (a bad job, an image that cannot be had, a lost session, a panic) still
+//! reports, when its ticket is dropped, and a probe that takes longer than
+//! [`PROBE_LIMIT`] is given up, so consumption can never stop for good.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -19,6 +24,8 @@ pub const PAUSES: Backoff = Backoff {
 };
 /// First pause after a refusal.
 pub const FIRST_PAUSE: Duration = PAUSES.first;
+/// A probe out longer than this is given up and another job probes.
+pub const PROBE_LIMIT: Duration = Duration::from_secs(120);
 
 /// How a finished job's calls went, as far as the circuit cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,23 +46,35 @@ enum State {
         until: Instant,
         refusals: u32,
     },
-    /// One job is out as the probe.
+    /// Probe `probe` is out since `since`.
     Probing {
         refusals: u32,
+        probe: u64,
+        since: Instant,
     },
 }
 
 /// Open, closed or probing; shared by the consume loop and the jobs.
 #[derive(Debug)]
 pub struct Circuit {
-    state: Mutex<State>,
+    state: Mutex<(State, u64)>,
     changed: Notify,
+}
+
+/// A job's admission: reports how its calls went, once, even when dropped.
+#[derive(Debug)]
+pub struct Ticket {
+    circuit: Arc<Circuit>,
+    /// The probe's number when this job is the probe.
+    probe: Option<u64>,
+    /// Reported already.
+    done: bool,
 }
 
 impl Default for Circuit {
     fn default() -> Self {
         Self {
-            state: Mutex::new(State::Closed),
+            state: Mutex::new((State::Closed, 0)),
             changed: Notify::new(),
         }
     }
@@ -63,63 +82,110 @@ impl Default for Circuit {
 
 impl Circuit {
     /// Waits until a job may start: at once when closed; after the pause,
-    /// as the single probe, when open; not while a probe is out.
-    pub async fn admit(&self) {
+    /// as the single probe, when open; not while a probe is out (unless it
+    /// has been out longer than [`PROBE_LIMIT`]).
+    pub async fn admit(self: &Arc<Self>) -> Ticket {
         loop {
             let notified = self.changed.notified();
             let wait_until = {
-                let mut state = self.lock();
+                let mut guard = self.lock();
+                let (state, probes) = &mut *guard;
+                let now = Instant::now();
                 match *state {
-                    State::Closed => return,
-                    State::Open { until, refusals } if Instant::now() >= until => {
-                        *state = State::Probing { refusals };
-                        return;
+                    State::Closed => return self.ticket(None),
+                    State::Open { until, refusals } if now >= until => {
+                        *probes += 1;
+                        *state = State::Probing {
+                            refusals,
+                            probe: *probes,
+                            since: now,
+                        };
+                        return self.ticket(Some(*probes));
                     }
-                    State::Open { until, .. } => Some(until),
-                    State::Probing { .. } => None,
+                    State::Probing {
+                        refusals, since, ..
+                    } if now >= since + PROBE_LIMIT => {
+                        tracing::warn!("the circuit's probe took too long; another job probes");
+                        *state = State::Open {
+                            until: now,
+                            refusals,
+                        };
+                        continue;
+                    }
+                    State::Open { until, .. } => until,
+                    State::Probing { since, .. } => since + PROBE_LIMIT,
                 }
             };
-            match wait_until {
-                Some(until) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(until) => {}
-                        () = notified => {}
-                    }
-                }
-                None => notified.await,
+            tokio::select! {
+                () = tokio::time::sleep_until(wait_until) => {}
+                () = notified => {}
             }
         }
     }
 
+    fn ticket(self: &Arc<Self>, probe: Option<u64>) -> Ticket {
+        Ticket {
+            circuit: self.clone(),
+            probe,
+            done: false,
+        }
+    }
+
     /// A job ended; its calls may open, close or re-open the circuit.
-    pub fn record(&self, result: CallResult) {
-        let mut state = self.lock();
-        let next = match (*state, result) {
+    fn record(&self, probe: Option<u64>, result: CallResult) {
+        let mut guard = self.lock();
+        let state = guard.0;
+        let next = match (state, result) {
             (State::Closed, CallResult::Forbidden) => open(1),
-            (State::Probing { refusals }, CallResult::Forbidden) => {
+            (State::Probing { refusals, .. }, CallResult::Forbidden) => {
                 open(refusals.saturating_add(1))
             }
             // Any answer but a refusal shows the account works again.
             (State::Open { .. } | State::Probing { .. }, CallResult::Answered) => State::Closed,
-            (State::Open { .. }, _) | (State::Closed, _) => return,
             // The probe made no call: let another job probe at once.
-            (State::Probing { refusals }, CallResult::NoCall) => State::Open {
+            (
+                State::Probing {
+                    refusals,
+                    probe: out,
+                    ..
+                },
+                CallResult::NoCall,
+            ) if probe == Some(out) => State::Open {
                 until: Instant::now(),
                 refusals,
             },
+            _ => return,
         };
-        *state = next;
-        drop(state);
+        guard.0 = next;
+        drop(guard);
         self.changed.notify_waiters();
     }
 
     /// Whether calls are paused (open or probing).
     pub fn is_open(&self) -> bool {
-        !matches!(*self.lock(), State::Closed)
+        !matches!(self.lock().0, State::Closed)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (State, u64)> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Ticket {
+    /// Reports how the job's calls went.
+    pub fn record(mut self, result: CallResult) {
+        self.done = true;
+        self.circuit.record(self.probe, result);
+    }
+}
+
+impl Drop for Ticket {
+    /// A job that ends without reporting (aborted, panicked) made no call
+    /// that counts: a probe lets the next job probe.
+    fn drop(&mut self) {
+        if !self.done {
+            self.circuit.record(self.probe, CallResult::NoCall);
+        }
     }
 }
 
@@ -132,66 +198,5 @@ fn open(refusals: u32) -> State {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn forbidden_opens_and_a_probe_that_answers_closes() {
-        let circuit = Circuit::default();
-        circuit.admit().await;
-        circuit.record(CallResult::Forbidden);
-        assert!(circuit.is_open());
-        let start = Instant::now();
-        circuit.admit().await;
-        assert_eq!(start.elapsed(), FIRST_PAUSE);
-        circuit.record(CallResult::Answered);
-        assert!(!circuit.is_open());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_answer_from_a_job_already_under_way_closes_it() {
-        let circuit = Circuit::default();
-        circuit.record(CallResult::Forbidden);
-        circuit.record(CallResult::NoCall);
-        assert!(circuit.is_open());
-        circuit.record(CallResult::Answered);
-        assert!(!circuit.is_open());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_pause_grows_while_probes_are_refused() {
-        let circuit = Circuit::default();
-        circuit.record(CallResult::Forbidden);
-        let mut pauses = Vec::new();
-        for _ in 0..8 {
-            let start = Instant::now();
-            circuit.admit().await;
-            pauses.push(start.elapsed().as_secs());
-            circuit.record(CallResult::Forbidden);
-        }
-        assert_eq!(pauses, [5, 10, 20, 40, 80, 160, 300, 300]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn only_one_probe_at_a_time() {
-        let circuit = Arc::new(Circuit::default());
-        circuit.record(CallResult::Forbidden);
-        tokio::time::advance(FIRST_PAUSE).await;
-        circuit.admit().await;
-        let second = tokio::spawn({
-            let circuit = circuit.clone();
-            async move { circuit.admit().await }
-        });
-        tokio::time::advance(Duration::from_secs(60)).await;
-        assert!(
-            !second.is_finished(),
-            "a second job got through during the probe"
-        );
-        circuit.record(CallResult::NoCall);
-        second.await.unwrap();
-        circuit.record(CallResult::Answered);
-        assert!(!circuit.is_open());
-    }
-}
+#[path = "circuit_tests.rs"]
+mod tests;

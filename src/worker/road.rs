@@ -18,7 +18,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::circuit::Circuit;
+use super::circuit::{Circuit, Ticket};
 use super::outcome::{Incoming, Outcome, Trouble};
 use crate::broker::{Inbound, Message, PublishFailed, Publisher, SessionEnded, Topology};
 use crate::cloudauth::{Client, Disposition, FaceRecordRequest, Picture, Reply, TimedReply};
@@ -66,7 +66,12 @@ pub struct Lane<'a> {
 impl Road {
     /// The whole road for one delivery. An error means the session ended and
     /// the delivery stays unacked, for the broker to deliver again.
-    pub async fn run(&self, inbound: &Inbound, lane: Lane<'_>) -> Result<(), SessionEnded> {
+    pub async fn run(
+        &self,
+        inbound: &Inbound,
+        lane: Lane<'_>,
+        ticket: Ticket,
+    ) -> Result<(), SessionEnded> {
         let incoming = Incoming {
             body: inbound.body(),
             content_type: inbound.content_type(),
@@ -76,7 +81,7 @@ impl Road {
         };
         // Steps 1 to 5.
         let outcome = self.decide(&incoming, lane.stop).await;
-        self.circuit.record(outcome.call_result());
+        ticket.record(outcome.call_result());
         let Some(status) = outcome.status() else {
             return Ok(()); // Abandoned: left unacked for redelivery.
         };

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::Worker;
+use super::circuit::Ticket;
 use super::road::Lane;
 use crate::broker::{Inbound, Session, SessionEnded};
 use crate::retry::RateLimiter;
@@ -66,12 +67,12 @@ impl Worker {
             };
             // Checked with the delivery in hand, so a job that arrives while the
             // circuit is open waits, and becomes the probe.
-            tokio::select! {
-                () = self.road.circuit.admit() => {}
+            let ticket = tokio::select! {
+                ticket = self.road.circuit.admit() => ticket,
                 () = shutdown.cancelled() => break Ok(()),
                 () = lost.cancelled() => break Err(SessionEnded::Lost),
-            }
-            jobs.spawn(self.job(inbound, &session, &stop_calls, &lost, permit));
+            };
+            jobs.spawn(self.job(inbound, ticket, &session, &stop_calls, &lost, permit));
         };
         poller.abort();
         self.health.set_consuming(false);
@@ -88,6 +89,7 @@ impl Worker {
     fn job(
         &self,
         inbound: Inbound,
+        ticket: Ticket,
         session: &Arc<Session>,
         stop_calls: &CancellationToken,
         lost: &CancellationToken,
@@ -106,7 +108,7 @@ impl Worker {
                 stop: &stop,
                 lost: &lost,
             };
-            let ended = match caught(road.run(&inbound, lane)).await {
+            let ended = match caught(road.run(&inbound, lane, ticket)).await {
                 Ok(Ok(())) => return,
                 Ok(Err(ended)) => ended,
                 Err(panic) => {

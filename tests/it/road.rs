@@ -144,7 +144,7 @@ async fn a_refused_account_parks_the_job_and_opens_the_circuit() {
     let outcome = decide(&road, &inline_job("r-6", "erin", &jpeg::face(48, 64)), 3).await;
     assert!(matches!(outcome, Outcome::Park { calls: 1 }), "{outcome:?}");
     assert_eq!(outcome.call_result(), CallResult::Forbidden);
-    road.circuit.record(outcome.call_result());
+    road.circuit.admit().await.record(outcome.call_result());
     assert!(road.circuit.is_open());
 }
 
