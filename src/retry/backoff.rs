@@ -46,8 +46,9 @@ impl RetryPolicy {
         self.run_until(&CancellationToken::new(), attempt).await
     }
 
-    /// As [`run`](Self::run), but a wait between attempts ends early when
-    /// `stop` is cancelled, so the next attempt can see it and give up.
+    /// As [`run`](Self::run), but once `stop` is cancelled nothing is tried
+    /// again: a wait between attempts ends at once and the last error is
+    /// returned.
     pub async fn run_until<T, E, F, Fut>(
         &self,
         stop: &CancellationToken,
@@ -60,6 +61,7 @@ impl RetryPolicy {
     {
         let started = Instant::now();
         let budget = self.max_elapsed;
+        let stopping = stop.clone();
         let stop = stop.clone();
         let sleep = move |delay: Duration| {
             let stop = stop.clone();
@@ -73,7 +75,7 @@ impl RetryPolicy {
         attempt
             .retry(self.backoff)
             .sleep(sleep)
-            .when(|e: &E| e.retry() != Retry::Never)
+            .when(move |e: &E| e.retry() != Retry::Never && !stopping.is_cancelled())
             .adjust(move |e: &E, ceiling| {
                 let delay = match e.retry() {
                     Retry::After(wait) => wait,

@@ -116,3 +116,29 @@ async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
     assert_eq!(calls.len(), 1);
     assert_eq!(start.elapsed(), Duration::ZERO);
 }
+
+#[tokio::test(start_paused = true)]
+async fn once_stopped_nothing_is_tried_again() {
+    let stop = CancellationToken::new();
+    let calls = RefCell::new(0);
+    let policy = policy();
+    let run = policy.run_until(&stop, || {
+        *calls.borrow_mut() += 1;
+        async { Err::<u32, _>(Failure::Again) }
+    });
+    tokio::pin!(run);
+    // Let it make its first attempts and sleep between them.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut run)
+            .await
+            .is_err()
+    );
+    let before = *calls.borrow();
+    stop.cancel();
+    assert_eq!(run.await, Err(Failure::Again));
+    assert!(
+        *calls.borrow() <= before + 1,
+        "tried {} more times after stop",
+        *calls.borrow() - before
+    );
+}

@@ -117,8 +117,12 @@ impl Road {
             attempts = tracing::field::Empty,
         );
         async {
-            // 2. The picture.
-            let (picture, memory) = match self.picture(&job, stop).await {
+            // 2. The picture; abandoned at once when stopping.
+            let picture = tokio::select! {
+                picture = self.picture(&job, stop) => picture,
+                () = stop.cancelled() => return Outcome::Abandon,
+            };
+            let (picture, memory) = match picture {
                 Ok(picture) => picture,
                 Err(_) if stop.is_cancelled() => return Outcome::Abandon,
                 Err(Stage::BadSource(reason)) => return Outcome::bad_source(&job, reason),
@@ -227,6 +231,12 @@ impl Road {
             })
             .await;
         match result {
+            // Stopping while backing off: no call is under way, leave it unacked.
+            Err(Attempt::Answered(reply))
+                if stop.is_cancelled() && reply.retry() != Retry::Never =>
+            {
+                None
+            }
             Ok(reply) | Err(Attempt::Answered(reply)) => Some(Called {
                 reply,
                 calls: calls.into_inner(),

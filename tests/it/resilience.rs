@@ -306,3 +306,86 @@ async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
     }
     assert_eq!(left, 16, "every other job is back in the queue");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_leaves_jobs_fetching_from_a_slow_host_unacked_at_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // An image host that holds every request for a minute.
+    let requests = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/slow.jpg",
+        axum::routing::get({
+            let requests = requests.clone();
+            move || {
+                requests.fetch_add(1, Ordering::SeqCst);
+                async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    "never"
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = format!("http://{}/slow.jpg", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let vhost = Vhost::new("slowhost");
+    let sim = simulator(sim_options()).await;
+    let (settings, broker) = prepare(&vhost, &sim).await;
+    let messages = (0..20).map(|i| {
+        let body =
+            json!({"job_id": format!("slow-{i}"), "face_group_code": "g", "image": {"url": host}});
+        Message::to_queue(
+            &settings.amqp.jobs_queue,
+            body.to_string().into_bytes(),
+            "application/json",
+        )
+    });
+    broker.publish_all(messages, || {}).await.unwrap();
+    let worker = spawn_worker(
+        &settings,
+        &[
+            ("FACE_ENROLL_IMAGE__ALLOW_PRIVATE_NETWORKS", "true".into()),
+            ("FACE_ENROLL_IMAGE__FETCH_TIMEOUT", "30s".into()),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while requests.load(Ordering::SeqCst) < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the jobs never all reached the image host"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = requests.load(Ordering::SeqCst);
+    worker.terminate();
+    let stopped = Instant::now();
+    let mut worker = worker.into_child();
+    let status = tokio::task::spawn_blocking(move || worker.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        stopped.elapsed()
+    );
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        asked,
+        "the image host was asked again after SIGTERM"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut back = broker.queue_len(&settings.amqp.jobs_queue).await.unwrap();
+    while back < 20 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        back = broker.queue_len(&settings.amqp.jobs_queue).await.unwrap();
+    }
+    assert_eq!(back, 20, "every job is back in the queue");
+    assert_eq!(
+        broker.queue_len("events").await.unwrap(),
+        0,
+        "no event for a job that never called"
+    );
+}
