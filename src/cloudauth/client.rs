@@ -16,6 +16,8 @@ use crate::config::{ApiSettings, SignatureVersion};
 pub const ACTION: &str = "AddFaceRecord";
 /// API version called.
 pub const VERSION: &str = "2022-08-09";
+/// The largest answer read: the service's answers are a few hundred bytes.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// Content type of the form body.
 pub const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -62,6 +64,9 @@ impl Client {
             .user_agent(crate::USER_AGENT)
             .connect_timeout(api.connect_timeout)
             .read_timeout(api.read_timeout)
+            // One deadline for the whole call: the read timeout bounds each
+            // read only, and a trickling answer could hold a call for ever.
+            .timeout(api.connect_timeout + api.read_timeout)
             .build()?;
         Ok(Self {
             host: host_header(&base),
@@ -107,9 +112,9 @@ impl Client {
                     .get("x-acs-retry-after")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                match response.bytes().await {
+                match read_capped(response).await {
                     Ok(bytes) => Reply::from_http(status, retry_after.as_deref(), &bytes),
-                    Err(e) => Reply::from_transport(describe(&e)),
+                    Err(problem) => Reply::from_transport(problem),
                 }
             }
             Err(e) => Reply::from_transport(describe(&e)),
@@ -199,6 +204,20 @@ impl Client {
         }
         builder
     }
+}
+
+/// The answer's body, refused past [`MAX_ANSWER_BYTES`].
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(format!(
+                "the answer is over {MAX_ANSWER_BYTES} bytes: not the service's"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A transport error as one line with its causes, without the URL (whose

@@ -332,3 +332,85 @@ async fn resets_and_refusals_are_transport_errors_worth_retrying() {
         "the URL must not be shown"
     );
 }
+
+/// A server on a free port that answers every request with `respond`.
+async fn serve_raw<F, Fut>(respond: F) -> String
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let respond = std::sync::Arc::new(respond);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(respond(socket));
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[tokio::test]
+async fn an_answer_too_large_or_too_slow_ends_the_call() {
+    use tokio::io::AsyncWriteExt;
+    // A body far over the cap.
+    let huge = serve_raw(|mut socket| async move {
+        let mut buf = [0u8; 65536];
+        let _ = socket.read(&mut buf).await;
+        let body = vec![b'x'; 8 * 1024 * 1024];
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: application/json\r\n\r\n",
+            body.len()
+        );
+        let _ = socket.write_all(head.as_bytes()).await;
+        let _ = socket.write_all(&body).await;
+    })
+    .await;
+    let settings = face_enroll::config::ApiSettings {
+        endpoint: Some(huge),
+        ..Default::default()
+    };
+    let client = face_enroll::cloudauth::Client::new(&settings, credentials()).unwrap();
+    let reply = client.add_face_record(&face_request("u")).await.reply;
+    assert!(
+        reply
+            .describe()
+            .contains("the answer is over 1048576 bytes"),
+        "{}",
+        reply.describe()
+    );
+    // A byte every 200 ms: each read is within the read timeout, the call is not.
+    let trickle = serve_raw(|mut socket| async move {
+        let mut buf = [0u8; 65536];
+        let _ = socket.read(&mut buf).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\ncontent-type: application/json\r\n\r\n")
+            .await;
+        for _ in 0..1000 {
+            if socket.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    let settings = face_enroll::config::ApiSettings {
+        endpoint: Some(trickle),
+        connect_timeout: Duration::from_millis(500),
+        read_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let client = face_enroll::cloudauth::Client::new(&settings, credentials()).unwrap();
+    let started = Instant::now();
+    let reply = client.add_face_record(&face_request("u")).await.reply;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(reply.disposition, Disposition::Retry { .. }),
+        "{}",
+        reply.describe()
+    );
+}
