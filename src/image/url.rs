@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::FetchError;
 use super::budget::{MemoryBudget, Reservation};
-use super::guard::{Blocked, GuardedResolver, is_global};
+use super::guard::{Blocked, GuardedResolver, is_global, is_special_name};
 use super::rules::ImageInvalid;
 
 /// Redirects followed before giving up.
@@ -112,6 +112,11 @@ impl UrlFetcher {
         let ip = match url.host() {
             Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
             Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+            Some(Host::Domain(name)) if !self.allow_private && is_special_name(name) => {
+                return Err(FetchError::Refused(format!(
+                    "{name} is a special-use name for this machine or a private network, which image URLs may not reach"
+                )));
+            }
             Some(Host::Domain(_)) => return Ok(()),
             None => return Err(FetchError::Refused("the URL has no host".into())),
         };

@@ -210,7 +210,27 @@ async fn ssrf_targets_are_refused_after_resolution() {
         (
             "name",
             format!("http://localhost:{port}/face.jpg"),
-            "resolves only to non-public addresses",
+            "special-use name",
+        ),
+        (
+            "trailing-dot",
+            format!("http://LocalHost.:{port}/face.jpg"),
+            "special-use name",
+        ),
+        (
+            "sub-localhost",
+            format!("http://api.localhost:{port}/face.jpg"),
+            "special-use name",
+        ),
+        (
+            "nat64",
+            format!("http://[64:ff9b::7f00:1]:{port}/face.jpg"),
+            "not a public address",
+        ),
+        (
+            "6to4",
+            format!("http://[2002:7f00:1::1]:{port}/face.jpg"),
+            "not a public address",
         ),
     ];
     for (id, url, _) in &cases {
