@@ -68,14 +68,18 @@ async fn delays_are_full_jitter_under_a_growing_capped_ceiling() {
     let (_, calls) = run_script(&policy(), vec![Err(Failure::Again); 12]).await;
     let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
     let mut ceiling = Duration::from_millis(200);
+    let mut shares = Vec::new();
     for gap in &gaps {
         assert!(*gap <= ceiling, "gap {gap:?} over ceiling {ceiling:?}");
+        shares.push(gap.as_secs_f64() / ceiling.as_secs_f64());
         ceiling = (ceiling * 2).min(Duration::from_secs(10));
     }
-    assert!(
-        gaps.iter().any(|g| *g < Duration::from_millis(200) * 2),
-        "jitter never drew low"
-    );
+    // Full jitter: waits spread below their ceilings instead of sitting on
+    // them (all 11 at 3/4 or more of theirs would happen once in 4 million runs).
+    assert!(shares.iter().any(|s| *s < 0.75), "no jitter: {shares:?}");
+    let distinct: std::collections::HashSet<u64> =
+        shares.iter().map(|s| (s * 1e6) as u64).collect();
+    assert!(distinct.len() > 8, "waits repeat: {shares:?}");
 }
 
 #[tokio::test(start_paused = true)]

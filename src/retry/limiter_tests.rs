@@ -115,13 +115,23 @@ async fn throttling_halves_the_rate_and_it_recovers_gradually() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_rate_never_falls_below_its_floor() {
+async fn under_sustained_throttling_the_rate_settles_at_a_quarter_of_the_ceiling() {
+    // Halved at most once a second, climbing back a quarter of the ceiling a
+    // second: f -> (f + 0.25) / 2 settles at 0.25, well above the floor.
     let limiter = RateLimiter::new(50.0);
+    let mut lowest = f64::MAX;
     for _ in 0..30 {
         limiter.on_throttled();
-        tokio::time::advance(Duration::from_millis(1001)).await;
+        lowest = lowest.min(limiter.current_rate());
+        tokio::time::advance(Duration::from_millis(1000)).await;
     }
-    assert!(limiter.current_rate() >= 1.0);
+    assert!((12.0..=13.0).contains(&lowest), "{lowest}");
+    // Many throttled answers within one second lower it once.
+    let limiter = RateLimiter::new(50.0);
+    for _ in 0..10 {
+        limiter.on_throttled();
+    }
+    assert_eq!(limiter.current_rate(), 25.0);
 }
 
 #[tokio::test(start_paused = true)]

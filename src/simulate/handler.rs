@@ -78,6 +78,7 @@ async fn add_face_record(
             return issuer.assume_role_with_oidc(&query, &pairs(&body));
         }
     }
+    state.stats.arrived();
     if !state.options.latency.is_zero() {
         tokio::time::sleep(state.options.latency).await;
     }

@@ -42,12 +42,24 @@ pub struct SimulatorOptions {
 #[derive(Debug, Default)]
 pub struct Stats {
     codes: Mutex<HashMap<String, u64>>,
+    /// AddFaceRecord requests received, answered or not yet.
+    received: std::sync::atomic::AtomicU64,
 }
 
 impl Stats {
     fn count(&self, code: &str) {
         let mut codes = self.codes.lock().unwrap_or_else(|e| e.into_inner());
         *codes.entry(code.to_owned()).or_default() += 1;
+    }
+
+    /// AddFaceRecord requests received so far, including those not answered yet.
+    pub fn received(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn arrived(&self) {
+        self.received
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// How many calls were answered with `code`.

@@ -265,21 +265,13 @@ async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
         &settings,
         &[("FACE_ENROLL_AMQP__PREFETCH", "8".into()), listen],
     );
-    // Wait until 4 jobs are in flight, then a little more so their calls are
-    // under way (the simulator holds each 1.5 s).
+    // Wait until the simulator holds 4 calls (it holds each 1.5 s).
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = match reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
-            Ok(response) => response.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if text.contains("\nface_enroll_jobs_in_flight 4\n") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "4 jobs never were in flight");
+    while sim.stats().received() < 4 {
+        assert!(Instant::now() < deadline, "4 calls never were under way");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.stats().received(), 4, "concurrency 4: no fifth call");
     assert_eq!(sim.stats().get("Success"), 0, "no call has finished yet");
     worker.terminate();
     let mut worker = worker.into_child();
