@@ -197,7 +197,16 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
         .env_clear()
         .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
     crate::commands::names(&mut worker, &settings);
+    // A broker user of its own, with a password that is not `guest`.
+    const BROKER_PASSWORD: &str = "Br0ker-P4ss-FROBOZZ-1";
+    let user = crate::stack::unique("user");
+    crate::resilience::rabbitmqctl(&["add_user", &user, BROKER_PASSWORD]);
+    crate::resilience::rabbitmqctl(&["set_permissions", "-p", "/", &user, ".*", ".*", ".*"]);
     let worker = worker
+        .env(
+            "FACE_ENROLL_AMQP__URL",
+            format!("amqp://{user}:{BROKER_PASSWORD}@127.0.0.1:5672/%2f"),
+        )
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", crate::helpers::KEY_ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
         .env("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN)
@@ -239,6 +248,12 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
     );
     assert!(!logs.contains(SECRET), "the secret leaked into the logs");
     assert!(!logs.contains(TOKEN), "the STS token leaked into the logs");
+    assert!(
+        !logs.contains(BROKER_PASSWORD),
+        "the broker password leaked into the logs"
+    );
+    assert!(logs.contains("consuming"), "the worker ran on that user");
+    crate::resilience::rabbitmqctl(&["delete_user", &user]);
     let middle = &image[image.len() / 2..image.len() / 2 + 32];
     assert!(!logs.contains(middle), "image data leaked into the logs");
     assert!(
