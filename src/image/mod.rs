@@ -14,7 +14,7 @@ use std::sync::Arc;
 use base64::Engine;
 use bytes::Bytes;
 
-pub use budget::{MemoryBudget, Reservation};
+pub use budget::{COST_PER_IMAGE_BYTE, MemoryBudget, Reservation};
 pub use rules::{ImageInvalid, JpegInfo};
 pub use store::{KeyStore, StoreSetupError};
 pub use url::UrlFetcher;
@@ -107,7 +107,10 @@ impl Fetcher {
             },
             ImageSource::Inline(data) => {
                 let size = check_inline_size(data, self.max_bytes)?;
-                let reservation = self.budget.reserve(size).await;
+                // The base64 text is held twice while the job runs (the
+                // delivery's body and the parsed job), beside the picture.
+                let text = (2 * data.len() as u64).div_ceil(COST_PER_IMAGE_BYTE);
+                let reservation = self.budget.reserve(size + text).await;
                 Ok((decode_inline(data, self.max_bytes)?, reservation))
             }
         }
@@ -175,4 +178,34 @@ fn decode_inline(data: &str, max_bytes: u64) -> Result<Bytes, FetchError> {
         }));
     }
     Ok(Bytes::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_inline_picture_is_charged_with_its_text() {
+        let budget = MemoryBudget::new(64 << 20);
+        let fetcher = Fetcher::new(
+            &ImageSettings::default(),
+            &ObjectStoreSettings::default(),
+            budget.clone(),
+        )
+        .unwrap();
+        let picture = vec![7u8; 3 << 20];
+        let text = base64::engine::general_purpose::STANDARD.encode(&picture);
+        let (bytes, _held) = fetcher
+            .fetch(&ImageSource::Inline(text.clone()))
+            .await
+            .unwrap();
+        assert_eq!(bytes.len(), picture.len());
+        let charged = (64 << 20) - budget.available();
+        // Three times the picture (bytes, base64, form body) and the job's text twice.
+        let expected = 3 * picture.len() as u64 + 2 * text.len() as u64;
+        assert!(
+            charged >= expected && charged <= expected + (8 << 10),
+            "{charged} vs {expected}"
+        );
+    }
 }
