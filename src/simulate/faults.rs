@@ -28,6 +28,8 @@ pub enum Scripted {
 #[derive(Debug)]
 pub struct Faults {
     script: Mutex<VecDeque<Scripted>>,
+    /// Every call is refused (`Forbidden`) until then.
+    refuse_until: Mutex<Option<Instant>>,
     fail_rate: f64,
     bucket: Option<Mutex<Bucket>>,
 }
@@ -52,6 +54,7 @@ impl Faults {
         });
         Self {
             script: Mutex::new(VecDeque::new()),
+            refuse_until: Mutex::new(None),
             fail_rate,
             bucket,
         }
@@ -65,8 +68,22 @@ impl Faults {
             .extend(answers);
     }
 
+    /// Refuses the account for `window` from now.
+    pub fn refuse_for(&self, window: std::time::Duration) {
+        *self.refuse_until.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Instant::now() + window);
+    }
+
     /// The scripted or randomly injected fault for this call, if any.
     pub fn next_fault(&self) -> Option<Scripted> {
+        let refusing = self
+            .refuse_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|until| Instant::now() < until);
+        if refusing {
+            return Some(Scripted::Forbidden);
+        }
         let scripted = self
             .script
             .lock()

@@ -115,6 +115,11 @@ impl Simulator {
         self.state.faults.script(answers);
     }
 
+    /// Refuses the account (`Forbidden.RAMUserAccessDenied`) for `window` from now.
+    pub fn refuse_for(&self, window: Duration) {
+        self.state.faults.refuse_for(window);
+    }
+
     /// STS and the metadata service, when configured.
     pub fn issuer(&self) -> Option<&Issuer> {
         self.state.issuer.as_ref()

@@ -172,6 +172,16 @@ impl Circuit {
 }
 
 impl Ticket {
+    /// Whether this job may call now: while the circuit is open only the
+    /// probe does.
+    pub fn may_call(&self) -> bool {
+        match self.circuit.lock().0 {
+            State::Closed => true,
+            State::Open { .. } => false,
+            State::Probing { probe, .. } => self.probe == Some(probe),
+        }
+    }
+
     /// Reports how the job's calls went.
     pub fn record(mut self, result: CallResult) {
         self.done = true;

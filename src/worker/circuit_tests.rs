@@ -106,3 +106,20 @@ async fn a_probe_that_never_ends_is_given_up_after_the_limit() {
     next.record(CallResult::Answered);
     assert!(!circuit.is_open());
 }
+
+#[tokio::test(start_paused = true)]
+async fn once_open_only_the_probe_may_call() {
+    let circuit = circuit();
+    let waiting = circuit.admit().await;
+    assert!(waiting.may_call());
+    circuit.admit().await.record(CallResult::Forbidden);
+    assert!(
+        !waiting.may_call(),
+        "a job admitted before the refusal must not call"
+    );
+    let probe = circuit.admit().await;
+    assert!(probe.may_call());
+    assert!(!waiting.may_call());
+    probe.record(CallResult::Answered);
+    assert!(waiting.may_call());
+}

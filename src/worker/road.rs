@@ -80,7 +80,9 @@ impl Road {
             received: Instant::now(),
         };
         // Steps 1 to 5.
-        let outcome = self.decide(&incoming, lane.stop).await;
+        let outcome = self
+            .decide_admitted(&incoming, lane.stop, Some(&ticket))
+            .await;
         ticket.record(outcome.call_result());
         let Some(status) = outcome.status() else {
             return Ok(()); // Abandoned: left unacked for redelivery.
@@ -103,6 +105,18 @@ impl Road {
     /// Steps 1 to 5: what this delivery comes to. Once `stop` is cancelled no
     /// new call starts, and a job without a call under way is abandoned.
     pub async fn decide(&self, incoming: &Incoming<'_>, stop: &CancellationToken) -> Outcome {
+        self.decide_admitted(incoming, stop, None).await
+    }
+
+    /// As [`decide`](Self::decide), for a job admitted by the circuit with
+    /// `ticket`: once the circuit opens, no call leaves but the probe's, and
+    /// the others are parked.
+    pub async fn decide_admitted(
+        &self,
+        incoming: &Incoming<'_>,
+        stop: &CancellationToken,
+        ticket: Option<&Ticket>,
+    ) -> Outcome {
         // 1. Parse.
         let job = match Job::parse(incoming.body, incoming.content_type) {
             Ok(job) => job,
@@ -138,10 +152,12 @@ impl Road {
                 quality_check: job.face_quality_check,
             };
             // 3 and 4. Wait for the limiter, call, retry what may be retried.
-            let called = self.call(&request, stop).await;
+            let called = self.call(&request, stop, ticket).await;
             drop((request, memory));
-            let Some(Called { reply, calls }) = called else {
-                return Outcome::Abandon;
+            let Called { reply, calls } = match called {
+                CallEnd::Called(called) => called,
+                CallEnd::Stopped => return Outcome::Abandon,
+                CallEnd::Paused { calls } => return Outcome::Park { calls },
             };
             let span = tracing::Span::current();
             span.record(
@@ -193,12 +209,14 @@ impl Road {
     }
 
     /// Steps 3 and 4: calls until a final answer, a pause or the end of the
-    /// retry budget. `None` when `stop` came before a call could start.
+    /// retry budget; stopped when `stop` came before a call could start, or
+    /// paused when the circuit opened and `ticket` is not the probe's.
     pub async fn call(
         &self,
         request: &FaceRecordRequest,
         stop: &CancellationToken,
-    ) -> Option<Called> {
+        ticket: Option<&Ticket>,
+    ) -> CallEnd {
         let calls = AtomicU32::new(0);
         let result = self
             .policy
@@ -216,6 +234,10 @@ impl Road {
                 if stop.is_cancelled() {
                     return Err(Attempt::Stopped);
                 }
+                // The account was refused while this job waited: only the probe calls.
+                if ticket.is_some_and(|t| !t.may_call()) {
+                    return Err(Attempt::Paused);
+                }
                 // 4. Call.
                 calls.fetch_add(1, Ordering::Relaxed);
                 let TimedReply { reply, elapsed } = self.client.add_face_record(request).await;
@@ -230,18 +252,18 @@ impl Road {
                 }
             })
             .await;
+        // Stopping while backing off ends in `Stopped` at the next attempt
+        // (no call under way: left unacked); a call under way when the stop
+        // came is finished, its outcome published with the calls counted.
         match result {
-            // Stopping while backing off: no call is under way, leave it unacked.
-            Err(Attempt::Answered(reply))
-                if stop.is_cancelled() && reply.retry() != Retry::Never =>
-            {
-                None
-            }
-            Ok(reply) | Err(Attempt::Answered(reply)) => Some(Called {
+            Ok(reply) | Err(Attempt::Answered(reply)) => CallEnd::Called(Called {
                 reply,
                 calls: calls.into_inner(),
             }),
-            Err(Attempt::Stopped) => None,
+            Err(Attempt::Stopped) => CallEnd::Stopped,
+            Err(Attempt::Paused) => CallEnd::Paused {
+                calls: calls.into_inner(),
+            },
         }
     }
 
@@ -288,7 +310,21 @@ impl Road {
     }
 }
 
-/// The end of steps 3 and 4.
+/// How steps 3 and 4 ended.
+#[derive(Debug)]
+pub enum CallEnd {
+    /// The service's last answer.
+    Called(Called),
+    /// Stopping before a call could start.
+    Stopped,
+    /// The circuit opened while this job waited; it is not the probe.
+    Paused {
+        /// Calls made before.
+        calls: u32,
+    },
+}
+
+/// The service's last answer in steps 3 and 4.
 #[derive(Debug)]
 pub struct Called {
     /// The last reply: a success, or the answer that ended the retries.
@@ -313,13 +349,15 @@ enum Attempt {
     Answered(Reply),
     /// Stopping: no new call may start.
     Stopped,
+    /// The circuit is open and this job is not the probe.
+    Paused,
 }
 
 impl Retryable for Attempt {
     fn retry(&self) -> Retry {
         match self {
             Self::Answered(reply) => reply.retry(),
-            Self::Stopped => Retry::Never,
+            Self::Stopped | Self::Paused => Retry::Never,
         }
     }
 }

@@ -10,7 +10,7 @@ use face_enroll::image::CheckedImage;
 use face_enroll::simulate::{Simulator, SimulatorOptions};
 use face_enroll::telemetry::Metrics;
 use face_enroll::worker::Road;
-use face_enroll::worker::road::Called;
+use face_enroll::worker::road::{CallEnd, Called};
 use tokio_util::sync::CancellationToken;
 
 pub use face_enroll_fixtures::jpeg;
@@ -72,9 +72,10 @@ pub fn road(api: &ApiSettings, credentials: Credentials, retry: &RetrySettings) 
 
 /// Steps 3 and 4 of the road: wait for the limiter, call, retry.
 pub async fn enroll(road: &Road, request: &FaceRecordRequest) -> Called {
-    road.call(request, &CancellationToken::new())
-        .await
-        .expect("never stopped")
+    match road.call(request, &CancellationToken::new(), None).await {
+        CallEnd::Called(called) => called,
+        other => panic!("never stopped nor paused: {other:?}"),
+    }
 }
 
 pub fn face_request(merchant_user_id: &str) -> FaceRecordRequest {

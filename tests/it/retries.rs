@@ -180,3 +180,27 @@ async fn the_tenant_quota_is_shared_by_the_consumers() {
     running.await.unwrap().unwrap();
     stack.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_the_account_is_refused_no_call_leaves_but_the_probe() {
+    let stack = Stack::start("refused", |s| {
+        s.api.qps_limit = 50.0;
+        s.worker.concurrency = 32;
+    })
+    .await;
+    stack.sim.refuse_for(Duration::from_secs(10));
+    for n in 0..300 {
+        stack
+            .publish(&job(&format!("refused-{n}"), &stack.images.clone()))
+            .await;
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let refused = stack.sim.stats().get("Forbidden.RAMUserAccessDenied");
+    println!("refused calls in a 10 s refused window at 50 calls/s: {refused}");
+    assert!(
+        refused <= 10,
+        "{refused} refused calls; the target is at most 10"
+    );
+    assert!(stack.sim.stats().get("Success") == 0);
+    stack.finish().await;
+}

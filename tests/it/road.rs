@@ -185,3 +185,30 @@ async fn with_no_delay_rounds_what_is_still_retryable_fails_at_once() {
     assert_eq!(data["error"]["kind"], "retries_exhausted");
     assert_eq!(data["code"], "ServiceUnavailable");
 }
+
+#[tokio::test]
+async fn a_call_under_way_when_stopping_is_finished_and_counted_not_retried() {
+    let sim = simulator(face_enroll::simulate::SimulatorOptions {
+        latency: Duration::from_millis(600),
+        fail_rate: 1.0,
+        ..sim_options()
+    })
+    .await;
+    let road = road(&sim, 5);
+    let body = inline_job("r-10", "ivy", &jpeg::face(48, 64));
+    let stop = CancellationToken::new();
+    let stopping = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            stop.cancel();
+        }
+    });
+    let outcome = road.decide(&Incoming::new(&body, None), &stop).await;
+    stopping.await.unwrap();
+    assert!(
+        matches!(outcome, Outcome::Delay { round: 1, calls: 1 }),
+        "{outcome:?}"
+    );
+    assert_eq!(sim.stats().received(), 1, "not retried after the stop");
+}
