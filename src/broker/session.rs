@@ -179,3 +179,22 @@ impl Session {
         let _ = tokio::time::timeout(BROKER_REPLY, close).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_broker_url() {
+        let options = SessionOptions {
+            url: "amqp://worker:S3cret-Br0ker@rabbit:5672/%2f".into(),
+            declare_topology: true,
+            prefetch: 64,
+            connection_name: "face-enroll/host".into(),
+            publish_linger: Duration::from_millis(100),
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("S3cret-Br0ker"), "{shown}");
+        assert!(shown.contains("prefetch: 64"), "{shown}");
+    }
+}

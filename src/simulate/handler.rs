@@ -122,6 +122,14 @@ fn answer(
     }
 }
 
+/// The code a request gets, without faults or latency.
+pub fn judge(state: &SimState, query: &str, headers: &HeaderMap, body: &[u8]) -> &'static str {
+    match accept(state, Some(query), headers, body) {
+        Ok(_) => "Success",
+        Err(rejection) => rejection.code,
+    }
+}
+
 fn accept(
     state: &SimState,
     query: Option<&str>,

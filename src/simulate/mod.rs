@@ -74,6 +74,22 @@ impl Stats {
     }
 }
 
+/// The simulator's judgement of one request, without HTTP: its request
+/// parsing, signature checks and parameter rules, for fuzzing.
+pub struct Judge(handler::SimState);
+
+impl Judge {
+    /// A judge with the simulator's `options`.
+    pub fn new(options: SimulatorOptions) -> Self {
+        Self(handler::SimState::new(options))
+    }
+
+    /// The code the simulator would answer: `Success` or the refusal's.
+    pub fn judge(&self, query: &str, headers: &axum::http::HeaderMap, body: &[u8]) -> &'static str {
+        handler::judge(&self.0, query, headers, body)
+    }
+}
+
 /// A running simulator; stops when dropped.
 pub struct Simulator {
     addr: SocketAddr,
