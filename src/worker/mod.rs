@@ -11,6 +11,7 @@ pub mod circuit;
 pub mod outcome;
 pub mod road;
 mod session_loop;
+mod steps;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub use circuit::Circuit;
 pub use outcome::{Incoming, Outcome, Verdict};
 pub use road::Road;
+pub use steps::{CallEnd, Called};
 
 use crate::broker::{Session, SessionError, SessionOptions, Topology};
 use crate::cloudauth::client::ClientError;

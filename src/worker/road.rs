@@ -20,13 +20,14 @@ use tracing::Instrument;
 
 use super::circuit::{Circuit, Ticket};
 use super::outcome::{Incoming, Outcome, Trouble};
+use super::steps::{Attempt, CallEnd, Called, Stage, origin};
 use crate::broker::{Inbound, Message, PublishFailed, Publisher, SessionEnded, Topology};
-use crate::cloudauth::{Client, Disposition, FaceRecordRequest, Picture, Reply, TimedReply};
+use crate::cloudauth::{Client, Disposition, FaceRecordRequest, Picture, TimedReply};
 use crate::event::ErrorKind;
 use crate::image::{CheckedImage, FetchError, Fetcher, Reservation};
 use crate::job::{ImageSource, Job};
-use crate::retry::{RateLimiter, Retry, RetryPolicy, RetryReason, Retryable};
-use crate::telemetry::{ImageOrigin, Metrics};
+use crate::retry::{RateLimiter, RetryPolicy, RetryReason};
+use crate::telemetry::Metrics;
 
 /// Everything the road needs, shared by every job of the process.
 pub struct Road {
@@ -307,65 +308,5 @@ impl Road {
             tracing::info!(queue = %copy.routing_key, round = incoming.round, attempts, "job sent to a delay queue");
         }
         Ok(())
-    }
-}
-
-/// How steps 3 and 4 ended.
-#[derive(Debug)]
-pub enum CallEnd {
-    /// The service's last answer.
-    Called(Called),
-    /// Stopping before a call could start.
-    Stopped,
-    /// The circuit opened while this job waited; it is not the probe.
-    Paused {
-        /// Calls made before.
-        calls: u32,
-    },
-}
-
-/// The service's last answer in steps 3 and 4.
-#[derive(Debug)]
-pub struct Called {
-    /// The last reply: a success, or the answer that ended the retries.
-    pub reply: Reply,
-    /// AddFaceRecord calls made.
-    pub calls: u32,
-}
-
-/// Where step 2 stopped short of a picture.
-enum Stage {
-    /// The job's image source cannot be used: a bad job.
-    BadSource(String),
-    /// A permanent failure of this kind.
-    Failed(ErrorKind, String),
-    /// Still failing after the in-process budget.
-    Trouble(Trouble),
-}
-
-/// One try of step 4, as the retry policy sees it.
-enum Attempt {
-    /// The service's answer was not a success.
-    Answered(Reply),
-    /// Stopping: no new call may start.
-    Stopped,
-    /// The circuit is open and this job is not the probe.
-    Paused,
-}
-
-impl Retryable for Attempt {
-    fn retry(&self) -> Retry {
-        match self {
-            Self::Answered(reply) => reply.retry(),
-            Self::Stopped | Self::Paused => Retry::Never,
-        }
-    }
-}
-
-fn origin(source: &ImageSource) -> ImageOrigin {
-    match source {
-        ImageSource::Url(_) => ImageOrigin::Url,
-        ImageSource::Key(_) => ImageOrigin::Store,
-        ImageSource::Inline(_) => ImageOrigin::Inline,
     }
 }

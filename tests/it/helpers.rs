@@ -10,7 +10,7 @@ use face_enroll::image::CheckedImage;
 use face_enroll::simulate::{Simulator, SimulatorOptions};
 use face_enroll::telemetry::Metrics;
 use face_enroll::worker::Road;
-use face_enroll::worker::road::{CallEnd, Called};
+use face_enroll::worker::{CallEnd, Called};
 use tokio_util::sync::CancellationToken;
 
 pub use face_enroll_fixtures::jpeg;
