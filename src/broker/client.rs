@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
-    QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicGetOptions, ConfirmSelectOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
@@ -226,19 +226,6 @@ impl Client {
     }
 
     async fn send(&self, message: &Message) -> Result<lapin::PublisherConfirm, SessionEnded> {
-        let options = BasicPublishOptions {
-            mandatory: true,
-            ..Default::default()
-        };
-        Ok(self
-            .channel
-            .basic_publish(
-                message.exchange.as_str().into(),
-                message.routing_key.as_str().into(),
-                options,
-                &message.body,
-                message.properties.clone(),
-            )
-            .await?)
+        Ok(message.send(&self.channel).await?)
     }
 }

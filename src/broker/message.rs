@@ -1,6 +1,7 @@
 //! A message to publish, and the AMQP properties of a result event.
 
-use lapin::BasicProperties;
+use lapin::options::BasicPublishOptions;
+use lapin::{BasicProperties, Channel, PublisherConfirm};
 
 use crate::event::{self, ResultEvent};
 
@@ -54,5 +55,24 @@ impl Message {
             .with_delivery_mode(2)
             .with_timestamp(chrono::Utc::now().timestamp().max(0).unsigned_abs());
         Self::new(exchange, event.event_type, event.to_bytes(), properties)
+    }
+}
+
+impl Message {
+    /// Hands the message to `channel`, mandatory; the confirm comes later.
+    pub(super) async fn send(&self, channel: &Channel) -> Result<PublisherConfirm, lapin::Error> {
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        };
+        channel
+            .basic_publish(
+                self.exchange.as_str().into(),
+                self.routing_key.as_str().into(),
+                options,
+                &self.body,
+                self.properties.clone(),
+            )
+            .await
     }
 }

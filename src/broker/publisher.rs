@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use lapin::options::BasicPublishOptions;
 use lapin::{Channel, Confirmation};
 use tokio_util::sync::CancellationToken;
 
@@ -107,22 +106,7 @@ impl Publisher {
 
     /// Publishes once and waits for the broker's confirm.
     pub async fn publish_once(&self, message: &Message) -> Result<(), PublishError> {
-        let options = BasicPublishOptions {
-            mandatory: true,
-            ..Default::default()
-        };
-        let confirm = async {
-            self.channel
-                .basic_publish(
-                    message.exchange.as_str().into(),
-                    message.routing_key.as_str().into(),
-                    options,
-                    &message.body,
-                    message.properties.clone(),
-                )
-                .await?
-                .await
-        };
+        let confirm = async { message.send(&self.channel).await?.await };
         let confirm = match tokio::time::timeout(CONFIRM_WITHIN, confirm).await {
             Ok(confirm) => confirm.map_err(SessionEnded::Channel)?,
             Err(_) => return Err(SessionEnded::Unresponsive("a publisher confirm").into()),
