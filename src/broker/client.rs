@@ -196,15 +196,7 @@ impl Client {
 
     /// Messages ready in `queue`.
     pub async fn queue_len(&self, queue: &str) -> Result<u32, lapin::Error> {
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        let declared = self
-            .channel
-            .queue_declare(queue.into(), passive, FieldTable::default())
-            .await?;
-        Ok(declared.message_count())
+        Ok(super::session::queue_counts(&self.channel, queue).await?.0)
     }
 
     /// Takes the next message from `queue`, if any.

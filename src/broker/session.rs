@@ -83,6 +83,22 @@ pub struct Session {
     publisher: Publisher,
 }
 
+/// Messages ready and consumers attached on `queue`, by a passive declare
+/// on `channel`.
+pub(super) async fn queue_counts(
+    channel: &Channel,
+    queue: &str,
+) -> Result<(u32, u32), lapin::Error> {
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let declared = channel
+        .queue_declare(queue.into(), passive, FieldTable::default())
+        .await?;
+    Ok((declared.message_count(), declared.consumer_count()))
+}
+
 /// The deliveries of one consumer.
 pub struct Deliveries(Consumer);
 
@@ -162,15 +178,7 @@ impl Session {
 
     /// Messages ready and consumers attached on `queue`, by a passive declare.
     pub async fn queue_counts(&self, queue: &str) -> Result<(u32, u32), SessionEnded> {
-        let options = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        let declared = self
-            .poll
-            .queue_declare(queue.into(), options, FieldTable::default())
-            .await?;
-        Ok((declared.message_count(), declared.consumer_count()))
+        Ok(queue_counts(&self.poll, queue).await?)
     }
 
     /// Closes the connection; unacked deliveries go back to the queue.
