@@ -41,6 +41,8 @@ impl Default for ApiSettings {
             region: "ap-southeast-1".into(),
             vpc: false,
             endpoint: None,
+            upload_auth_endpoint: None,
+            upload_endpoint: None,
             signature: SignatureVersion::V1,
             tenant_qps: 50.0,
             qps_limit: 50.0,
@@ -66,9 +68,12 @@ impl Default for RetrySettings {
 impl Default for ImageSettings {
     fn default() -> Self {
         Self {
-            max_bytes: 10 * 1024 * 1024,
+            max_bytes: 20 * 1024 * 1024,
+            max_pixels: 50_000_000,
             fetch_timeout: Duration::from_secs(10),
-            normalize: false,
+            normalize: NormalizeMode::Auto,
+            normalize_short_side: 720,
+            normalize_quality: 80,
             allow_private_networks: false,
         }
     }

@@ -106,6 +106,12 @@ pub struct ApiSettings {
     pub vpc: bool,
     /// Base URL overriding region and VPC (simulator, proxies).
     pub endpoint: Option<String>,
+    /// Base URL replacing `https://openplatform.aliyuncs.com`, where uploads
+    /// of large images are authorized (simulator, proxies).
+    pub upload_auth_endpoint: Option<String>,
+    /// Base URL the OSS upload is posted to instead of
+    /// `https://<Bucket>.<Endpoint>` (simulator, proxies).
+    pub upload_endpoint: Option<String>,
     /// Signature scheme.
     pub signature: SignatureVersion,
     /// The tenant's quota, shared by every consumer of the jobs queue; 0 = not shared.
@@ -156,15 +162,34 @@ pub struct RetrySettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImageSettings {
-    /// Largest image accepted, in bytes.
+    /// Largest image accepted as fetched, in bytes (the input cap; what is
+    /// sent obeys the service's rules).
     pub max_bytes: u64,
+    /// Most pixels (as stored) an image may have, judged from its header.
+    pub max_pixels: u64,
     /// Time allowed for a whole download.
     #[serde(with = "humantime_serde")]
     pub fetch_timeout: Duration,
-    /// Planned: orient, shrink and re-encode. Not accepted in this release.
-    pub normalize: bool,
+    /// When to orient, shrink and re-encode an image.
+    pub normalize: NormalizeMode,
+    /// Target of the shorter side of a normalized image, in pixels.
+    pub normalize_short_side: u32,
+    /// JPEG quality of a normalized image, 1..=100.
+    pub normalize_quality: u8,
     /// Allow URLs resolving to loopback, private or link-local addresses.
     pub allow_private_networks: bool,
+}
+
+/// `image.normalize`: which images are re-encoded before they are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NormalizeMode {
+    /// Only images that break a rule normalizing mends; others go byte for byte.
+    Auto,
+    /// Every image.
+    Always,
+    /// None: the bytes as fetched (over 1 MB by the file-stream path).
+    Never,
 }
 
 /// `[object_store]`: the store `{"key": …}` sources are read from.

@@ -74,9 +74,18 @@ fn every_key_has_its_documented_default() {
     );
     assert_eq!(
         (s.image.max_bytes, s.image.fetch_timeout),
-        (10_485_760, Duration::from_secs(10))
+        (20_971_520, Duration::from_secs(10))
     );
-    assert!(!s.image.normalize && !s.image.allow_private_networks);
+    assert_eq!(
+        (
+            s.image.max_pixels,
+            s.image.normalize,
+            s.image.normalize_short_side,
+            s.image.normalize_quality
+        ),
+        (50_000_000, NormalizeMode::Auto, 720, 80)
+    );
+    assert!(!s.image.allow_private_networks);
     assert_eq!(s.object_store.url, None);
     assert_eq!(s.metrics.listen.to_string(), "0.0.0.0:9464");
     assert_eq!(
@@ -228,12 +237,25 @@ fn wrong_types_and_ranges_are_refused() {
 }
 
 #[test]
-fn normalize_is_not_accepted_in_this_release() {
-    let e = error_for("[image]\nnormalize = true\n", &[]);
+fn normalize_takes_one_of_three_words() {
+    let s = load_with("[image]\nnormalize = \"never\"\n", &[]).unwrap();
+    assert_eq!(s.image.normalize, NormalizeMode::Never);
+    let e = error_for("[image]\nnormalize = \"sometimes\"\n", &[]);
     assert!(
-        e.contains("image.normalize = true") && e.contains("planned"),
+        e.contains("normalize") && e.contains("sometimes") && e.contains("auto"),
         "{e}"
     );
+}
+
+#[test]
+fn normalize_settings_out_of_range_are_refused() {
+    let e = error_for("[image]\nnormalize_quality = 0\n", &[]);
+    assert_eq!(
+        e,
+        "invalid setting image.normalize_quality = 0: expected 1 to 100"
+    );
+    let e = error_for("[image]\nnormalize_short_side = 1200\n", &[]);
+    assert!(e.contains("image.normalize_short_side = 1200"), "{e}");
 }
 
 #[test]

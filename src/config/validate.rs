@@ -4,6 +4,7 @@
 use secrecy::ExposeSecret;
 
 use super::{ConfigError, Settings};
+use crate::image::rules::MAX_WIDTH;
 
 /// The lowest rate other than 0: one call every 1000 s.
 const MIN_QPS: f64 = 0.001;
@@ -97,10 +98,22 @@ impl Settings {
             "expected at least 1",
         )?;
         check(
-            !self.image.normalize,
-            "image.normalize",
-            true,
-            "expected false: normalizing images is planned, not in this release",
+            self.image.max_pixels > 0,
+            "image.max_pixels",
+            self.image.max_pixels,
+            "expected at least 1",
+        )?;
+        check(
+            (16..=MAX_WIDTH).contains(&self.image.normalize_short_side),
+            "image.normalize_short_side",
+            self.image.normalize_short_side,
+            "expected 16 to 1080 (the service's widest image)",
+        )?;
+        check(
+            (1..=100).contains(&self.image.normalize_quality),
+            "image.normalize_quality",
+            self.image.normalize_quality,
+            "expected 1 to 100",
         )?;
         if let Some(store) = &self.object_store.url {
             let scheme = url::Url::parse(store).map(|u| u.scheme().to_owned());
@@ -114,6 +127,8 @@ impl Settings {
             )?;
         }
         for (key, endpoint) in [
+            ("api.upload_auth_endpoint", &self.api.upload_auth_endpoint),
+            ("api.upload_endpoint", &self.api.upload_endpoint),
             ("credentials.sts_endpoint", &self.credentials.sts_endpoint),
             (
                 "credentials.metadata_endpoint",

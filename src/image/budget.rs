@@ -49,15 +49,27 @@ impl MemoryBudget {
     /// Waits until an image of `image_bytes` fits; an image larger than the
     /// whole budget waits for all of it, and then runs alone.
     pub async fn reserve(&self, image_bytes: u64) -> Reservation {
-        let cost = image_bytes
-            .saturating_mul(COST_PER_IMAGE_BYTE)
-            .div_ceil(UNIT);
+        self.reserve_units(
+            image_bytes
+                .saturating_mul(COST_PER_IMAGE_BYTE)
+                .div_ceil(UNIT),
+        )
+        .await
+    }
+
+    async fn reserve_units(&self, cost: u64) -> Reservation {
         let units = u32::try_from(cost)
             .unwrap_or(u32::MAX)
             .clamp(1, self.total_units);
         // The semaphore is never closed, so acquiring cannot fail.
         let permit = self.permits.clone().acquire_many_owned(units).await.ok();
         Reservation { _permit: permit }
+    }
+
+    /// Waits until `bytes` of working memory fit (decoded pixels, say),
+    /// charged as they are, not as image bytes.
+    pub async fn reserve_exact(&self, bytes: u64) -> Reservation {
+        self.reserve_units(bytes.div_ceil(UNIT)).await
     }
 
     /// Bytes not reserved now.

@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod guard;
+pub mod normalize;
 pub mod rules;
 pub mod store;
 pub mod url;
@@ -15,6 +16,7 @@ use base64::Engine;
 use bytes::Bytes;
 
 pub use budget::{COST_PER_IMAGE_BYTE, MemoryBudget, Reservation};
+pub use normalize::{Normalizer, Prepared};
 pub use rules::{ImageInvalid, JpegInfo};
 pub use store::{KeyStore, StoreSetupError};
 pub use url::UrlFetcher;

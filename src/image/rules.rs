@@ -6,6 +6,11 @@
 pub const MAX_HEIGHT: u32 = 1920;
 /// Largest width the service accepts, in pixels, as displayed.
 pub const MAX_WIDTH: u32 = 1080;
+/// Largest image the service accepts, in bytes (10 MB).
+pub const SERVICE_MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// Largest image sent inline as `FacePicture` (1 MB); larger ones go by the
+/// file-stream path.
+pub const INLINE_MAX_BYTES: u64 = 1024 * 1024;
 
 /// Why an image breaks the rules; each message is the `image_invalid` detail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +29,24 @@ pub enum ImageInvalid {
     /// The data ends before the end-of-image marker.
     #[error("the JPEG is truncated: {0}")]
     Truncated(&'static str),
+    /// Neither JPEG, PNG nor WebP.
+    #[error("the image is not a JPEG, PNG or WebP{0}")]
+    UnknownFormat(&'static str),
+    /// More pixels than `image.max_pixels`, judged from the header.
+    #[error(
+        "the image is {width}x{height} pixels as stored, over the limit of {limit} pixels (image.max_pixels)"
+    )]
+    TooManyPixels {
+        /// Width as stored.
+        width: u32,
+        /// Height as stored.
+        height: u32,
+        /// The limit.
+        limit: u64,
+    },
+    /// The codec refused the data (corrupt, unsupported) or failed.
+    #[error("the image cannot be decoded: {0}")]
+    Undecodable(String),
     /// A segment that cannot be read.
     #[error("the JPEG is malformed: {0}")]
     Malformed(&'static str),
@@ -69,7 +92,11 @@ pub fn check(bytes: &[u8], max_bytes: u64) -> Result<JpegInfo, ImageInvalid> {
             limit: max_bytes,
         });
     }
-    let info = inspect(bytes)?;
+    judge(inspect(bytes)?)
+}
+
+/// Checks what [`inspect`] read against the size rules.
+pub fn judge(info: JpegInfo) -> Result<JpegInfo, ImageInvalid> {
     let (width, height) = (info.width, info.height);
     if height <= width {
         return Err(ImageInvalid::NotPortrait { width, height });
