@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use face_enroll::cloudauth::{Client, Credentials, FaceRecordRequest, Picture};
 use face_enroll::config::{ApiSettings, SignatureVersion};
-use face_enroll::image::CheckedImage;
 use face_enroll::simulate::{Simulator, SimulatorOptions};
 
 use face_enroll_fixtures::jpeg;
@@ -29,11 +28,7 @@ async fn main() {
         cores(),
         image.len()
     );
-    let picture = Picture::Base64(
-        CheckedImage::new(&image, 10 << 20)
-            .expect("sample is valid")
-            .base64,
-    );
+    let picture = Picture::inline(&image);
     let request = Arc::new(FaceRecordRequest {
         face_group_code: "bench".into(),
         merchant_user_id: Some("bench-user".into()),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use anyhow::Context;
 use face_enroll::cloudauth::{Client, Disposition, FaceRecordRequest, Keyring, Picture};
 use face_enroll::config::Settings;
-use face_enroll::image::{CheckedImage, Fetcher, MemoryBudget};
+use face_enroll::image::{Fetcher, MemoryBudget, Normalizer};
 use face_enroll::job::ImageSource;
 use face_enroll::retry::RetryPolicy;
 use serde_json::json;
@@ -46,7 +46,7 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
     let credentials = Keyring::discover(&settings.credentials, None).await?;
     let client = Client::new(&settings.api, credentials)?;
     let policy = RetryPolicy::new(&settings.retry);
-    let picture = picture(&args, &settings, &policy).await?;
+    let picture = picture(&args, &settings, &policy, &client).await?;
     let request = FaceRecordRequest {
         face_group_code: args.group,
         merchant_user_id: args.merchant_user_id,
@@ -79,19 +79,19 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The picture as the worker would send it: normalized as `image.normalize`
+/// says, inline up to 1 MB, else uploaded by the file-stream path.
 async fn picture(
     args: &Args,
     settings: &Settings,
     policy: &RetryPolicy,
+    client: &Client,
 ) -> anyhow::Result<Picture> {
-    let max_bytes = settings.image.max_bytes;
+    let budget = MemoryBudget::new(settings.worker.max_inflight_bytes);
     let bytes = match (&args.image_url, &args.image_file, &args.image_key) {
         (Some(url), _, _) if args.send_as_url => return Ok(Picture::Url(url.to_string())),
         (_, Some(path), _) => {
-            let bytes = tokio::fs::read(path)
-                .await
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            bytes::Bytes::from(bytes)
+            super::normalize::read_image_file(path, settings.image.max_bytes).await?
         }
         (url, _, key) => {
             let source = match (url, key) {
@@ -101,8 +101,7 @@ async fn picture(
                     anyhow::bail!("one of --image-url, --image-file, --image-key is needed")
                 }
             };
-            let budget = MemoryBudget::new(settings.worker.max_inflight_bytes);
-            let fetcher = Fetcher::new(&settings.image, &settings.object_store, budget)?;
+            let fetcher = Fetcher::new(&settings.image, &settings.object_store, budget.clone())?;
             let (bytes, _reservation) = policy
                 .run(|| fetcher.fetch(&source))
                 .await
@@ -110,7 +109,15 @@ async fn picture(
             bytes
         }
     };
-    let image = CheckedImage::new(&bytes, max_bytes)
-        .context("the image does not meet the service's rules")?;
-    Ok(Picture::Base64(image.base64))
+    let prepared = Normalizer::new(&settings.image, budget)
+        .prepare(bytes)
+        .await
+        .context("the image cannot be sent")?;
+    let picture = policy
+        .run(|| client.picture(&prepared.jpeg))
+        .await
+        .map_err(|reply| {
+            anyhow::anyhow!("the image could not be uploaded: {}", reply.describe())
+        })?;
+    Ok(picture)
 }

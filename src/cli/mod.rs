@@ -4,6 +4,7 @@
 mod check;
 mod demo;
 mod enroll;
+mod normalize;
 mod publish;
 mod signal;
 mod simulate;
@@ -36,6 +37,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Make one AddFaceRecord call, without a queue, and print the answer.
     Enroll(enroll::Args),
+    /// Make one image meet the service's rules as the worker would, and write it.
+    Normalize(normalize::Args),
     /// Enqueue jobs from a JSON-lines file or from flags, with publisher confirms.
     Publish(publish::Args),
     /// Validate the settings and reach the broker, the endpoint and the object store.
@@ -111,6 +114,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args, settings).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Enroll(args) => enroll::run(args, settings).await,
+        Command::Normalize(args) => normalize::run(args, settings).await,
         Command::Publish(args) => publish::run(args, settings).await,
         Command::Check(args) => check::run(args, settings).await,
     }

@@ -95,7 +95,15 @@ pub struct Reply {
 impl Reply {
     /// Classifies an HTTP answer: by `Code` first, status second.
     pub fn from_http(status: u16, retry_after: Option<&str>, body: &[u8]) -> Self {
-        let answer: Option<ServiceAnswer> = serde_json::from_slice(body).ok();
+        Self::from_answer(status, retry_after, serde_json::from_slice(body).ok())
+    }
+
+    /// Classifies an answer already read (`None`: no answer with a code).
+    pub fn from_answer(
+        status: u16,
+        retry_after: Option<&str>,
+        answer: Option<ServiceAnswer>,
+    ) -> Self {
         let code = answer.as_ref().and_then(|a| a.code.as_deref());
         let disposition = match code {
             Some("Success") => Disposition::Success {
@@ -122,7 +130,7 @@ impl Reply {
         };
         let problem = answer
             .is_none()
-            .then(|| format!("HTTP {status} without a JSON answer"));
+            .then(|| format!("HTTP {status} without an answer with a code"));
         Self {
             disposition,
             http_status: Some(status),

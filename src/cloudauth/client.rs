@@ -8,9 +8,11 @@ use url::Url;
 use super::answer::Reply;
 use super::credentials::{Credentials, Keyring};
 use super::endpoint::{base_url, host_header};
-use super::request::FaceRecordRequest;
+use super::request::{FaceRecordRequest, Picture};
 use super::sign::{self, V3Request};
+use super::upload::{self, OPENPLATFORM, UploadTargets};
 use crate::config::{ApiSettings, SignatureVersion};
+use crate::image::rules::INLINE_MAX_BYTES;
 
 /// API action called.
 pub const ACTION: &str = "AddFaceRecord";
@@ -45,6 +47,8 @@ pub struct Client {
     keyring: Keyring,
     /// Scheme used to sign.
     signature: SignatureVersion,
+    /// Where pictures over 1 MB are authorized and posted.
+    uploads: UploadTargets,
 }
 
 /// A reply with how long the call took.
@@ -68,7 +72,24 @@ impl Client {
             // read only, and a trickling answer could hold a call for ever.
             .timeout(api.connect_timeout + api.read_timeout)
             .build()?;
+        // With `api.endpoint` (the simulator), the file-stream path goes
+        // there too unless its own settings say otherwise.
+        let parse = |url: &Option<String>| {
+            url.as_deref()
+                .or(api.endpoint.as_deref())
+                .map(Url::parse)
+                .transpose()
+        };
+        let uploads = UploadTargets {
+            authorize: match parse(&api.upload_auth_endpoint)? {
+                Some(url) => url,
+                None => Url::parse(OPENPLATFORM)?,
+            },
+            post: parse(&api.upload_endpoint)?,
+            region: api.region.clone(),
+        };
         Ok(Self {
+            uploads,
             host: host_header(&base),
             http,
             base,
@@ -123,6 +144,28 @@ impl Client {
             reply,
             elapsed: started.elapsed(),
         }
+    }
+
+    /// How `jpeg` is given to the service: inline up to 1 MB, else uploaded
+    /// by the file-stream path first.
+    pub async fn picture(&self, jpeg: &[u8]) -> Result<Picture, Reply> {
+        if jpeg.len() as u64 <= INLINE_MAX_BYTES {
+            return Ok(Picture::inline(jpeg));
+        }
+        self.upload(jpeg).await.map(Picture::File)
+    }
+
+    /// Uploads `jpeg` by the file-stream path; `Ok` is the `FacePictureFile`
+    /// value naming it.
+    pub async fn upload(&self, jpeg: &[u8]) -> Result<String, Reply> {
+        let Some(credentials) = self.keyring.current() else {
+            return Err(Reply::from_transport(
+                "not uploaded: the credentials have expired".into(),
+            ));
+        };
+        let grant = upload::authorize(&self.http, &self.uploads, &credentials).await?;
+        upload::post_object(&self.http, &self.uploads, &grant, jpeg).await?;
+        Ok(grant.file_url())
     }
 
     fn common(&self, url: Url) -> reqwest::RequestBuilder {
@@ -207,7 +250,7 @@ impl Client {
 }
 
 /// The answer's body, refused past [`MAX_ANSWER_BYTES`].
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+pub(super) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
@@ -222,7 +265,7 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String>
 
 /// A transport error as one line with its causes, without the URL (whose
 /// query carries the signature).
-fn describe(error: &reqwest::Error) -> String {
+pub(super) fn describe(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {

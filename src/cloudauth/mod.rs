@@ -11,6 +11,7 @@ pub mod endpoint;
 mod percent;
 pub mod request;
 pub mod sign;
+pub mod upload;
 
 pub use answer::{Disposition, Reply};
 pub use client::{Client, TimedReply};

@@ -16,6 +16,18 @@ pub enum Picture {
     File(String),
 }
 
+impl Picture {
+    /// `FacePicture` for `jpeg`, base64-encoded once for every attempt.
+    pub fn inline(jpeg: &[u8]) -> Self {
+        use base64::Engine;
+        Self::Base64(
+            base64::engine::general_purpose::STANDARD
+                .encode(jpeg)
+                .into(),
+        )
+    }
+}
+
 impl std::fmt::Debug for Picture {
     /// Never prints image data, only its size.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,5 +1,6 @@
-//! Face images: where they come from (URL, object-store key, inline base64)
-//! and the service's rules, judged from the bytes.
+//! Face images: where they come from (URL, object-store key, inline base64),
+//! the service's rules, judged from the bytes, and the normalizing that
+//! makes a phone's photo meet them.
 //!
 //! Knows nothing of AMQP or of the API call that follows.
 
@@ -9,8 +10,6 @@ pub mod normalize;
 pub mod rules;
 pub mod store;
 pub mod url;
-
-use std::sync::Arc;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -116,41 +115,6 @@ impl Fetcher {
                 Ok((decode_inline(data, self.max_bytes)?, reservation))
             }
         }
-    }
-}
-
-/// An image that meets the rules, base64-encoded once for every attempt.
-#[derive(Clone)]
-pub struct CheckedImage {
-    /// The JPEG in base64, for `FacePicture`.
-    pub base64: Arc<str>,
-    /// Size of the JPEG in bytes.
-    pub bytes: usize,
-    /// What the rules read from it.
-    pub info: JpegInfo,
-}
-
-impl std::fmt::Debug for CheckedImage {
-    /// Never prints image data.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CheckedImage")
-            .field("bytes", &self.bytes)
-            .field("info", &self.info)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CheckedImage {
-    /// Checks `bytes` against the rules and encodes them.
-    pub fn new(bytes: &[u8], max_bytes: u64) -> Result<Self, ImageInvalid> {
-        let info = rules::check(bytes, max_bytes)?;
-        Ok(Self {
-            base64: base64::engine::general_purpose::STANDARD
-                .encode(bytes)
-                .into(),
-            bytes: bytes.len(),
-            info,
-        })
     }
 }
 

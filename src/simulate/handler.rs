@@ -1,5 +1,6 @@
-//! The HTTP side: one POST route that authenticates, limits the rate,
-//! checks the parameters and answers as the service would.
+//! The HTTP side: the POST route of AddFaceRecord that authenticates, limits
+//! the rate, checks the parameters and answers as the service would; the
+//! file-stream path's routes beside it.
 
 use std::sync::Arc;
 
@@ -13,7 +14,10 @@ use axum::routing::{get, post, put};
 use serde_json::json;
 
 use super::faults::{Faults, Scripted};
+use super::file_stream;
 use super::issuer::Issuer;
+use super::oss::Bucket;
+use super::received::{Received, ReceivedPicture};
 use super::verify::{Keys, NonceLog, Rejection, authenticate};
 use super::{SimulatorOptions, Stats, params};
 use crate::cloudauth::client::{ACTION, VERSION};
@@ -24,12 +28,16 @@ const BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Everything the handler shares between calls.
 #[derive(Debug)]
 pub struct SimState {
-    options: SimulatorOptions,
+    pub(super) options: SimulatorOptions,
     /// STS and the metadata service, when configured.
     pub(super) issuer: Option<Issuer>,
     pub(super) faults: Faults,
-    nonces: NonceLog,
+    pub(super) nonces: NonceLog,
     pub(super) stats: Stats,
+    /// The OSS bucket of the file-stream path.
+    pub(super) bucket: Bucket,
+    /// Pictures accepted, for tests to look at.
+    pub(super) received: Received,
 }
 
 impl SimState {
@@ -41,6 +49,8 @@ impl SimState {
             options,
             nonces: NonceLog::default(),
             stats: Stats::default(),
+            bucket: Bucket::default(),
+            received: Received::default(),
         }
     }
 }
@@ -48,7 +58,7 @@ impl SimState {
 /// The simulator's routes.
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
-        .route("/", post(add_face_record))
+        .route("/", post(add_face_record).get(file_stream::authorize))
         .route("/latest/api/token", put(metadata_token))
         .route(
             "/latest/meta-data/ram/security-credentials/",
@@ -68,6 +78,13 @@ async fn add_face_record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        return file_stream::post_object(&state, headers, body).await;
+    }
     if let Some(issuer) = &state.issuer {
         let query = pairs(query.as_deref().unwrap_or_default().as_bytes());
         if query
@@ -153,7 +170,7 @@ fn accept(
         fixed: &state.options.credentials,
         issuer: state.issuer.as_ref(),
     };
-    let who = authenticate(&keys, &state.nonces, headers, &query, body, &fields)?;
+    let who = authenticate("POST", &keys, &state.nonces, headers, &query, body, &fields)?;
     if !state.faults.admit() {
         return Err(Rejection::new(
             403,
@@ -175,7 +192,25 @@ fn accept(
             "Specified parameter Version is not valid.",
         ));
     }
-    params::check(&fields)
+    let verdict = params::check(&fields, |url| state.bucket.object(url))?;
+    if let Some(jpeg) = &verdict.picture {
+        let get = |key: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        state.received.keep(ReceivedPicture {
+            merchant_user_id: get("MerchantUserId").unwrap_or_default().to_owned(),
+            parameter: if get("FacePictureFile").is_some() {
+                "FacePictureFile"
+            } else {
+                "FacePicture"
+            },
+            jpeg: jpeg.clone(),
+        });
+    }
+    Ok(verdict)
 }
 
 async fn metadata_token(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
@@ -203,7 +238,7 @@ async fn metadata_credentials(
     }
 }
 
-fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
+pub(super) fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes).into_owned().collect()
 }
 
@@ -248,7 +283,11 @@ fn fault_response(fault: &Scripted, request_id: &str) -> (&'static str, Response
     (code, error_response(&rejection, request_id, retry_after))
 }
 
-fn error_response(rejection: &Rejection, request_id: &str, retry_after: Option<u64>) -> Response {
+pub(super) fn error_response(
+    rejection: &Rejection,
+    request_id: &str,
+    retry_after: Option<u64>,
+) -> Response {
     let body = json!({
         "RequestId": request_id,
         "Code": rejection.code,

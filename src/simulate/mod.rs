@@ -1,13 +1,18 @@
 //! A strict stand-in for AddFaceRecord: it verifies every signature, nonce,
 //! timestamp and parameter as the service does, limits the rate, and injects
-//! faults on demand.
+//! faults on demand. It also serves the file-stream path (OpenPlatform's
+//! `AuthorizeFileUpload` and an OSS bucket) and, on request, STS and the
+//! ECS metadata service.
 //!
 //! Knows the wire format only; nothing of jobs or AMQP.
 
 mod faults;
+mod file_stream;
 mod handler;
 mod issuer;
+mod oss;
 mod params;
+mod received;
 mod verify;
 
 use std::collections::HashMap;
@@ -20,6 +25,8 @@ use tokio::task::JoinHandle;
 
 pub use faults::Scripted;
 pub use issuer::{Issuer, IssuerOptions};
+pub use oss::GrantFault;
+pub use received::ReceivedPicture;
 
 use crate::cloudauth::Credentials;
 
@@ -134,6 +141,16 @@ impl Simulator {
     /// Refuses the account (`Forbidden.RAMUserAccessDenied`) for `window` from now.
     pub fn refuse_for(&self, window: Duration) {
         self.state.faults.refuse_for(window);
+    }
+
+    /// The pictures accepted so far (inline or uploaded), oldest first.
+    pub fn pictures(&self) -> Vec<ReceivedPicture> {
+        self.state.received.all()
+    }
+
+    /// Makes the next `AuthorizeFileUpload` grants carry `fault`.
+    pub fn grant_fault(&self, fault: GrantFault) {
+        self.state.bucket.set_fault(fault);
     }
 
     /// STS and the metadata service, when configured.

@@ -1,6 +1,7 @@
 //! The business parameters of AddFaceRecord, checked as the service does:
-//! errors here answer HTTP 200 with `MissingParameter` or `InvalidParameter`.
+//! errors here answer HTTP 400 with `MissingParameter` or `InvalidParameter`.
 
+use axum::body::Bytes;
 use base64::Engine;
 
 use super::verify::Rejection;
@@ -8,7 +9,7 @@ use crate::cloudauth::request::PRODUCT_CODE;
 use crate::image::rules;
 
 /// Largest picture the service takes inline, in bytes.
-const MAX_PICTURE_BYTES: u64 = 10 * 1024 * 1024;
+const MAX_INLINE_BYTES: u64 = rules::INLINE_MAX_BYTES;
 /// Longest `MerchantUserId`, in characters.
 const MAX_MERCHANT_USER_ID: usize = 32;
 /// `MerchantUserId` prefix for which the simulator says `Passed` = `N`.
@@ -19,10 +20,16 @@ pub const REJECT_PREFIX: &str = "reject-";
 pub struct Verdict {
     /// `Result.Passed`.
     pub passed: bool,
+    /// The JPEG judged, when it was sent inline or uploaded.
+    pub picture: Option<Bytes>,
 }
 
-/// Checks the form parameters and gives the verdict.
-pub fn check(params: &[(String, String)]) -> Result<Verdict, Rejection> {
+/// Checks the form parameters and gives the verdict; `uploaded` finds the
+/// object a `FacePictureFile` names.
+pub fn check(
+    params: &[(String, String)],
+    uploaded: impl Fn(&str) -> Option<Bytes>,
+) -> Result<Verdict, Rejection> {
     let get = |key: &str| {
         params
             .iter()
@@ -31,12 +38,12 @@ pub fn check(params: &[(String, String)]) -> Result<Verdict, Rejection> {
     };
     let missing = |key: &str| {
         Rejection::new(
-            200,
+            400,
             "MissingParameter",
             format!("{key} is mandatory for this action."),
         )
     };
-    let invalid = |message: String| Rejection::new(200, "InvalidParameter", message);
+    let invalid = |message: String| Rejection::new(400, "InvalidParameter", message);
 
     match get("ProductCode") {
         None | Some("") => return Err(missing("ProductCode")),
@@ -54,10 +61,19 @@ pub fn check(params: &[(String, String)]) -> Result<Verdict, Rejection> {
         .into_iter()
         .filter(|k| get(k).is_some_and(|v| !v.is_empty()))
         .collect();
-    match pictures.as_slice() {
+    let picture = match pictures.as_slice() {
         [] => return Err(missing("FacePicture, FacePictureUrl or FacePictureFile")),
         ["FacePicture"] => {
-            check_picture(get("FacePicture").unwrap_or_default()).map_err(invalid)?
+            Some(check_picture(get("FacePicture").unwrap_or_default()).map_err(invalid)?)
+        }
+        ["FacePictureFile"] => {
+            let url = get("FacePictureFile").unwrap_or_default();
+            let file = uploaded(url).ok_or_else(|| {
+                invalid(format!("FacePictureFile names no uploaded object: {url}."))
+            })?;
+            rules::check(&file, rules::SERVICE_MAX_BYTES)
+                .map_err(|e| invalid(format!("FacePictureFile is not acceptable: {e}.")))?;
+            Some(file)
         }
         [url_key] => {
             let url = get(url_key).unwrap_or_default();
@@ -65,6 +81,7 @@ pub fn check(params: &[(String, String)]) -> Result<Verdict, Rejection> {
             if !ok {
                 return Err(invalid(format!("{url_key} must be an http or https URL.")));
             }
+            None
         }
         _ => {
             return Err(invalid(format!(
@@ -72,7 +89,7 @@ pub fn check(params: &[(String, String)]) -> Result<Verdict, Rejection> {
                 pictures.join(", ")
             )));
         }
-    }
+    };
     let merchant_user_id = get("MerchantUserId").unwrap_or_default();
     if merchant_user_id.chars().count() > MAX_MERCHANT_USER_ID {
         return Err(invalid(format!(
@@ -84,15 +101,22 @@ pub fn check(params: &[(String, String)]) -> Result<Verdict, Rejection> {
     }
     Ok(Verdict {
         passed: !merchant_user_id.starts_with(REJECT_PREFIX),
+        picture,
     })
 }
 
-/// `FacePicture`: base64 of a JPEG that meets the image rules.
-fn check_picture(data: &str) -> Result<(), String> {
+/// `FacePicture`: base64 of a JPEG of at most 1 MB that meets the image rules.
+fn check_picture(data: &str) -> Result<Bytes, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
         .map_err(|_| "FacePicture is not valid base64.".to_owned())?;
-    rules::check(&bytes, MAX_PICTURE_BYTES)
-        .map(|_| ())
-        .map_err(|e| format!("FacePicture is not acceptable: {e}."))
+    if bytes.len() as u64 > MAX_INLINE_BYTES {
+        return Err(format!(
+            "FacePicture is {} bytes; images over 1 MB must be sent by URL or file stream.",
+            bytes.len()
+        ));
+    }
+    rules::check(&bytes, MAX_INLINE_BYTES)
+        .map_err(|e| format!("FacePicture is not acceptable: {e}."))?;
+    Ok(Bytes::from(bytes))
 }

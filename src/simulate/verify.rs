@@ -67,9 +67,10 @@ impl NonceLog {
     }
 }
 
-/// Checks the signature of a request, V3 when it has an `ACS3` authorization
-/// header, V1 otherwise; `body` holds the decoded form parameters.
+/// Checks the signature of a `method` request, V3 when it has an `ACS3`
+/// authorization header, V1 otherwise; `body` holds the decoded form parameters.
 pub fn authenticate(
+    method: &str,
     keys: &Keys<'_>,
     nonces: &NonceLog,
     headers: &HeaderMap,
@@ -80,9 +81,9 @@ pub fn authenticate(
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let authenticated = match header("authorization") {
         Some(auth) if auth.starts_with(sign::V3_ALGORITHM) => {
-            v3(keys, headers, auth, query, body_bytes)?
+            v3(method, keys, headers, auth, query, body_bytes)?
         }
-        _ => v1(keys, query, body)?,
+        _ => v1(method, keys, query, body)?,
     };
     check_time(&authenticated.1)?;
     if !nonces.first_use(&authenticated.2) {
@@ -98,6 +99,7 @@ pub fn authenticate(
 type Checked = (Authenticated, String, String);
 
 fn v1(
+    method: &str,
     keys: &Keys<'_>,
     query: &[(String, String)],
     body: &[(String, String)],
@@ -132,7 +134,7 @@ fn v1(
         .map(|(k, v)| (k.as_str(), v.as_str()));
     let expected = sign::v1_sign(
         credentials.access_key_secret.expose_secret(),
-        "POST",
+        method,
         signed,
     );
     if expected != signature {
@@ -150,6 +152,7 @@ fn v1(
 }
 
 fn v3(
+    method: &str,
     keys: &Keys<'_>,
     headers: &HeaderMap,
     authorization: &str,
@@ -203,7 +206,12 @@ fn v3(
         .keys()
         .map(|n| n.as_str())
         .filter(|n| n.starts_with("x-acs-"))
-        .chain(["host", "content-type"]);
+        .chain(["host"])
+        .chain(
+            headers
+                .contains_key("content-type")
+                .then_some("content-type"),
+        );
     for name in must_sign {
         if !names.contains(&name) {
             return Err(Rejection::new(
@@ -222,7 +230,7 @@ fn v3(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let expected = V3Request {
-        method: "POST",
+        method,
         path: "/",
         query: &query,
         headers: &signed,

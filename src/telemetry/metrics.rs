@@ -30,8 +30,10 @@ pub struct Metrics {
     pub rate_limit_qps: Gauge,
     /// Time to get an image, by `source`: url, store, inline.
     pub image_fetch_duration: HistogramVec,
-    /// Size of the images fetched.
-    pub image_bytes: Histogram,
+    /// Size of the images, by `stage`: fetched (as they came), sent (to the service).
+    pub image_bytes: HistogramVec,
+    /// Time to normalize one image (decode, orient, resample, encode).
+    pub image_normalize: Histogram,
     /// 1 while connected to the broker.
     pub amqp_connected: IntGauge,
     /// Reconnections after a lost connection.
@@ -105,10 +107,21 @@ impl Metrics {
                 ),
                 &["source"],
             )?,
-            image_bytes: Histogram::with_opts(
-                HistogramOpts::new("face_enroll_image_bytes", "Size of the images fetched.")
-                    .buckets(vec![1e3, 1e4, 5e4, 1e5, 2.5e5, 5e5, 1e6, 2.5e6, 5e6, 1e7]),
+            image_bytes: HistogramVec::new(
+                HistogramOpts::new(
+                    "face_enroll_image_bytes",
+                    "Size of the images, as fetched and as sent.",
+                )
+                .buckets(vec![
+                    1e3, 1e4, 5e4, 1e5, 2.5e5, 5e5, 1e6, 2.5e6, 5e6, 1e7, 2e7,
+                ]),
+                &["stage"],
             )?,
+            image_normalize: Histogram::with_opts(seconds(
+                "face_enroll_image_normalize_seconds",
+                "Time to normalize one image: decode, orient, resample, encode.",
+                vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
+            ))?,
             amqp_connected: IntGauge::new(
                 "face_enroll_amqp_connected",
                 "1 while connected to the broker.",
@@ -154,6 +167,9 @@ impl Metrics {
                 .image_fetch_duration
                 .with_label_values(&[origin.as_str()]);
         }
+        for stage in ["fetched", "sent"] {
+            metrics.image_bytes.with_label_values(&[stage]);
+        }
         for result in ["ok", "error"] {
             metrics.credentials_refreshes.with_label_values(&[result]);
         }
@@ -178,6 +194,7 @@ impl Metrics {
         r.register(Box::new(metrics.rate_limit_qps.clone()))?;
         r.register(Box::new(metrics.image_fetch_duration.clone()))?;
         r.register(Box::new(metrics.image_bytes.clone()))?;
+        r.register(Box::new(metrics.image_normalize.clone()))?;
         r.register(Box::new(metrics.amqp_connected.clone()))?;
         r.register(Box::new(metrics.amqp_reconnects.clone()))?;
         r.register(Box::new(metrics.circuit_open.clone()))?;
@@ -211,7 +228,20 @@ impl Metrics {
             .with_label_values(&[origin.as_str()])
             .observe(elapsed.as_secs_f64());
         if let Some(bytes) = bytes {
-            self.image_bytes.observe(bytes as f64);
+            self.image_bytes
+                .with_label_values(&["fetched"])
+                .observe(bytes as f64);
+        }
+    }
+
+    /// Counts a picture handed to the service (inline or uploaded), and the
+    /// time normalizing took when it ran.
+    pub fn image_sent(&self, bytes: usize, normalized: Option<Duration>) {
+        self.image_bytes
+            .with_label_values(&["sent"])
+            .observe(bytes as f64);
+        if let Some(elapsed) = normalized {
+            self.image_normalize.observe(elapsed.as_secs_f64());
         }
     }
 

@@ -27,7 +27,7 @@ use crate::broker::{Session, SessionError, SessionOptions, Topology};
 use crate::cloudauth::client::ClientError;
 use crate::cloudauth::{Client, Keyring};
 use crate::config::Settings;
-use crate::image::{Fetcher, FetcherSetupError, MemoryBudget};
+use crate::image::{Fetcher, FetcherSetupError, MemoryBudget, Normalizer};
 use crate::retry::{Backoff, RateLimiter, RetryPolicy};
 use crate::telemetry::{Health, Metrics};
 
@@ -83,19 +83,16 @@ impl Road {
         credentials: impl Into<Keyring>,
         metrics: Metrics,
     ) -> Result<Self, WorkerError> {
+        let budget = MemoryBudget::new(settings.worker.max_inflight_bytes);
         Ok(Self {
-            fetcher: Fetcher::new(
-                &settings.image,
-                &settings.object_store,
-                MemoryBudget::new(settings.worker.max_inflight_bytes),
-            )?,
+            fetcher: Fetcher::new(&settings.image, &settings.object_store, budget.clone())?,
+            normalizer: Normalizer::new(&settings.image, budget),
             client: Client::new(&settings.api, credentials)?,
             limiter: Arc::new(RateLimiter::new(settings.api.qps_limit)),
             policy: RetryPolicy::new(&settings.retry),
             circuit: Arc::new(Circuit::default()),
             metrics,
             topology: Arc::new(Topology::new(&settings.amqp, &settings.retry)),
-            max_bytes: settings.image.max_bytes,
             max_rounds: settings.retry.max_rounds,
             source: crate::event::source(),
         })

@@ -1,7 +1,8 @@
 //! The road of one job, read top to bottom:
 //!
 //! 1. parse the delivery into a job,
-//! 2. get the picture (download, object store or inline) and check it,
+//! 2. get the picture (download, object store or inline), normalize it as
+//!    the rules need, and upload it when it is over 1 MB,
 //! 3. wait for the rate limiter,
 //! 4. call AddFaceRecord, retrying what may be retried,
 //! 5. come to one [`Outcome`],
@@ -24,7 +25,7 @@ use super::steps::{Attempt, CallEnd, Called, Stage, origin};
 use crate::broker::{Inbound, Message, PublishFailed, Publisher, SessionEnded, Topology};
 use crate::cloudauth::{Client, Disposition, FaceRecordRequest, Picture, TimedReply};
 use crate::event::ErrorKind;
-use crate::image::{CheckedImage, FetchError, Fetcher, Reservation};
+use crate::image::{FetchError, Fetcher, Normalizer, Reservation};
 use crate::job::{ImageSource, Job};
 use crate::retry::{RateLimiter, RetryPolicy, RetryReason};
 use crate::telemetry::Metrics;
@@ -46,8 +47,8 @@ pub struct Road {
     pub metrics: Metrics,
     /// Where events and copies of jobs are published.
     pub topology: Arc<Topology>,
-    /// `image.max_bytes`: the rules' size limit.
-    pub max_bytes: u64,
+    /// `image.normalize*`: what makes a picture meet the rules.
+    pub normalizer: Normalizer,
     /// `retry.max_rounds`: delay rounds before a job fails for good.
     pub max_rounds: u32,
     /// The events' `source`: `face-enroll/<hostname>`.
@@ -174,8 +175,9 @@ impl Road {
         .await
     }
 
-    /// Step 2: the picture to send (the URL as is, or the fetched and checked
-    /// image) with the memory it holds until the call is done.
+    /// Step 2: the picture to send (the URL as is, or the fetched image,
+    /// normalized as needed, inline or uploaded) with the memory it holds
+    /// until the call is done.
     async fn picture(
         &self,
         job: &Job,
@@ -204,9 +206,26 @@ impl Road {
             }
             FetchError::BadSource(detail) => Stage::BadSource(detail),
         })?;
-        let image = CheckedImage::new(&bytes, self.max_bytes)
+        let prepared = self
+            .normalizer
+            .prepare(bytes)
+            .await
             .map_err(|e| Stage::Failed(ErrorKind::ImageInvalid, e.to_string()))?;
-        Ok((Picture::Base64(image.base64), memory))
+        let picture = self
+            .policy
+            .run_until(stop, || self.client.picture(&prepared.jpeg))
+            .await
+            .map_err(|reply| match reply.retry_reason() {
+                Some(_) => Stage::Trouble(Trouble {
+                    image_host: false,
+                    detail: reply.describe(),
+                    reply: Some(Box::new(reply)),
+                }),
+                None => Stage::Failed(ErrorKind::Api, reply.describe()),
+            })?;
+        let normalized = prepared.report.map(|r| r.elapsed);
+        self.metrics.image_sent(prepared.jpeg.len(), normalized);
+        Ok((picture, memory))
     }
 
     /// Steps 3 and 4: calls until a final answer, a pause or the end of the

@@ -6,7 +6,6 @@ use std::time::Duration;
 use face_enroll::cloudauth::sign;
 use face_enroll::cloudauth::{Credentials, FaceRecordRequest, Picture};
 use face_enroll::config::{ApiSettings, RetrySettings, Settings, SignatureVersion};
-use face_enroll::image::CheckedImage;
 use face_enroll::simulate::{Simulator, SimulatorOptions};
 use face_enroll::telemetry::Metrics;
 use face_enroll::worker::Road;
@@ -79,20 +78,17 @@ pub async fn enroll(road: &Road, request: &FaceRecordRequest) -> Called {
 }
 
 pub fn face_request(merchant_user_id: &str) -> FaceRecordRequest {
-    let image = CheckedImage::new(&jpeg::face(48, 64), 10 << 20).unwrap();
     FaceRecordRequest {
         face_group_code: "grp_001".into(),
         merchant_user_id: Some(merchant_user_id.into()),
-        picture: Picture::Base64(image.base64),
+        picture: Picture::inline(&jpeg::face(48, 64)),
         quality_check: true,
     }
 }
 
 pub fn face_base64() -> String {
-    CheckedImage::new(&jpeg::face(48, 64), 10 << 20)
-        .unwrap()
-        .base64
-        .to_string()
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(jpeg::face(48, 64))
 }
 
 /// Posts `body` params to the simulator with a V1 signature built by hand,

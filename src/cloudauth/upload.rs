@@ -1,0 +1,305 @@
+//! The file-stream path for pictures over 1 MB, as the official SDKs'
+//! Advance call does it: `AuthorizeFileUpload` on OpenPlatform (V3-signed)
+//! grants an OSS object key with a signed policy, the picture is posted to
+//! OSS as a multipart form (PostObject), and AddFaceRecord then names it in
+//! `FacePictureFile`.
+
+use serde::Deserialize;
+use url::Url;
+
+use super::answer::{Reply, ServiceAnswer};
+use super::credentials::Credentials;
+use super::endpoint::host_header;
+use super::sign::{self, V3Request};
+
+/// The OpenPlatform action that grants an upload.
+pub const AUTHORIZE_ACTION: &str = "AuthorizeFileUpload";
+/// Its API version.
+pub const AUTHORIZE_VERSION: &str = "2019-12-19";
+/// The product the upload is for.
+pub const UPLOAD_PRODUCT: &str = "Cloudauth-intl";
+/// Where uploads are authorized unless `api.upload_auth_endpoint` says otherwise.
+pub const OPENPLATFORM: &str = "https://openplatform.aliyuncs.com/";
+/// OSS's accelerated endpoint, used when the grant says `UseAccelerate`.
+pub const OSS_ACCELERATE: &str = "oss-accelerate.aliyuncs.com";
+
+/// What `AuthorizeFileUpload` grants: one object key, and the policy and
+/// signature that let an anonymous POST write it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Grant {
+    /// OSS access key the policy is signed with (not a secret).
+    pub access_key_id: String,
+    /// Bucket the picture goes to.
+    pub bucket: String,
+    /// OSS endpoint of the bucket's region, a bare host.
+    pub endpoint: String,
+    /// Object key to write.
+    pub object_key: String,
+    /// Base64 of the policy document.
+    pub encoded_policy: String,
+    /// Signature of the policy.
+    pub signature: String,
+    /// Post to OSS's accelerated endpoint instead.
+    #[serde(default)]
+    pub use_accelerate: bool,
+}
+
+impl Grant {
+    /// The `host` the PostObject goes to: `<Bucket>.<Endpoint>`.
+    pub fn upload_host(&self) -> String {
+        let endpoint = if self.use_accelerate {
+            OSS_ACCELERATE
+        } else {
+            &self.endpoint
+        };
+        format!("{}.{endpoint}", self.bucket)
+    }
+
+    /// `FacePictureFile`: `http://<Bucket>.<Endpoint>/<ObjectKey>`, the raw
+    /// endpoint and the key unescaped, as the service expects.
+    pub fn file_url(&self) -> String {
+        format!(
+            "http://{}.{}/{}",
+            self.bucket, self.endpoint, self.object_key
+        )
+    }
+}
+
+/// Where the two steps go.
+#[derive(Debug, Clone)]
+pub struct UploadTargets {
+    /// OpenPlatform's base URL.
+    pub authorize: Url,
+    /// Replaces `https://<Bucket>.<Endpoint>/` for the PostObject (tests, proxies).
+    pub post: Option<Url>,
+    /// `RegionId` of the grant.
+    pub region: String,
+}
+
+/// `AuthorizeFileUpload`, V3-signed, over `http`.
+pub async fn authorize(
+    http: &reqwest::Client,
+    targets: &UploadTargets,
+    credentials: &Credentials,
+) -> Result<Grant, Reply> {
+    let host = host_header(&targets.authorize);
+    let query = [
+        ("Product", UPLOAD_PRODUCT),
+        ("RegionId", targets.region.as_str()),
+    ];
+    let hash = sign::sha256_hex(b"");
+    let timestamp = sign::timestamp();
+    let nonce = sign::nonce();
+    let mut headers = vec![
+        ("host", host.as_str()),
+        ("x-acs-action", AUTHORIZE_ACTION),
+        ("x-acs-content-sha256", hash.as_str()),
+        ("x-acs-date", timestamp.as_str()),
+        ("x-acs-signature-nonce", nonce.as_str()),
+        ("x-acs-version", AUTHORIZE_VERSION),
+    ];
+    if let Some(token) = credentials.token() {
+        headers.push(("x-acs-security-token", token));
+    }
+    let authorization = V3Request {
+        method: "GET",
+        path: "/",
+        query: &query,
+        headers: &headers,
+        body_sha256: &hash,
+    }
+    .authorization(&credentials.access_key_id, credentials.secret());
+    let mut url = targets.authorize.clone();
+    url.set_query(Some(&sign::canonical_query(query)));
+    let mut request = http.get(url).header("authorization", authorization);
+    for (name, value) in &headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Reply::from_transport(super::client::describe(&e)))?;
+    let status = response.status().as_u16();
+    let body = super::client::read_capped(response)
+        .await
+        .map_err(Reply::from_transport)?;
+    match serde_json::from_slice::<Grant>(&body) {
+        Ok(grant) if status == 200 => Ok(grant),
+        _ => Err(not_granted(Reply::from_http(status, None, &body))),
+    }
+}
+
+/// An `AuthorizeFileUpload` refusal: its code classifies it as AddFaceRecord's
+/// would, but a refusal of the account fails the job instead of pausing calls.
+fn not_granted(mut reply: Reply) -> Reply {
+    if reply.disposition == super::Disposition::Pause {
+        reply.disposition = super::Disposition::Permanent;
+    }
+    if let Some(answer) = &mut reply.answer {
+        let message = answer.message.take().unwrap_or_default();
+        answer.message = Some(format!("{AUTHORIZE_ACTION} refused: {message}"));
+    }
+    reply
+}
+
+/// The OSS PostObject of `jpeg` under `grant`; `Ok` once OSS answered 201.
+pub async fn post_object(
+    http: &reqwest::Client,
+    targets: &UploadTargets,
+    grant: &Grant,
+    jpeg: &[u8],
+) -> Result<(), Reply> {
+    let host = grant.upload_host();
+    let url = match &targets.post {
+        Some(url) => url.clone(),
+        None => Url::parse(&format!("https://{host}/")).map_err(|e| {
+            Reply::from_transport(format!("the upload host {host:?} is not valid: {e}"))
+        })?,
+    };
+    let boundary = format!("{:014}", rand::random::<u64>() % 100_000_000_000_000);
+    let body = multipart(&boundary, &host, grant, jpeg);
+    let date = chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let response = http
+        .post(url)
+        .header("host", &host)
+        .header("date", date)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| Reply::from_transport(super::client::describe(&e)))?;
+    let status = response.status().as_u16();
+    let body = super::client::read_capped(response)
+        .await
+        .map_err(Reply::from_transport)?;
+    if status == 201 || status == 200 {
+        return Ok(());
+    }
+    Err(oss_error(status, &body))
+}
+
+/// The form as the official SDKs write it: text fields, then the file.
+fn multipart(boundary: &str, host: &str, grant: &Grant, jpeg: &[u8]) -> Vec<u8> {
+    let fields = [
+        ("OSSAccessKeyId", grant.access_key_id.as_str()),
+        ("Signature", grant.signature.as_str()),
+        ("host", host),
+        ("key", grant.object_key.as_str()),
+        ("policy", grant.encoded_policy.as_str()),
+        ("success_action_status", "201"),
+    ];
+    let mut body = Vec::with_capacity(jpeg.len() + 1024);
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: \r\n\r\n",
+            grant.object_key
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(jpeg);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
+/// An OSS error answer (XML) as a reply: 5xx is retried, the rest is final.
+fn oss_error(status: u16, body: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(body);
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&close)? + start;
+        Some(text[start..end].to_owned())
+    };
+    let answer = element("Code").map(|code| ServiceAnswer {
+        request_id: element("RequestId"),
+        code: Some(code),
+        message: Some(format!(
+            "the OSS upload was refused: {}",
+            element("Message").unwrap_or_default()
+        )),
+        result: None,
+    });
+    let mut reply = Reply::from_answer(status, None, answer);
+    if reply.disposition == super::Disposition::Pause {
+        reply.disposition = super::Disposition::Permanent;
+    }
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant() -> Grant {
+        Grant {
+            access_key_id: "LTAIoss".into(),
+            bucket: "cn-shanghai-aliyun-cloudauth-1234".into(),
+            endpoint: "oss-cn-shanghai.aliyuncs.com".into(),
+            object_key: "upload/abc/photo.jpg".into(),
+            encoded_policy: "eyJ9".into(),
+            signature: "c2ln".into(),
+            use_accelerate: false,
+        }
+    }
+
+    #[test]
+    fn the_file_url_is_plain_http_with_the_raw_key() {
+        assert_eq!(
+            grant().file_url(),
+            "http://cn-shanghai-aliyun-cloudauth-1234.oss-cn-shanghai.aliyuncs.com/upload/abc/photo.jpg"
+        );
+    }
+
+    #[test]
+    fn the_form_has_every_field_then_the_file() {
+        let grant = grant();
+        let body = multipart("12345678901234", &grant.upload_host(), &grant, b"JPEG");
+        let text = String::from_utf8(body).unwrap();
+        let names: Vec<&str> = text
+            .split("name=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "OSSAccessKeyId",
+                "Signature",
+                "host",
+                "key",
+                "policy",
+                "success_action_status",
+                "file"
+            ]
+        );
+        assert!(text.contains("filename=\"upload/abc/photo.jpg\"\r\nContent-Type: \r\n\r\nJPEG\r\n--12345678901234--\r\n"));
+    }
+
+    #[test]
+    fn oss_errors_are_read_from_their_xml() {
+        let xml = b"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Invalid according to Policy: Policy expired.</Message><RequestId>R1</RequestId></Error>";
+        let reply = oss_error(403, xml);
+        assert_eq!(reply.disposition, crate::cloudauth::Disposition::Permanent);
+        assert_eq!(
+            reply.describe(),
+            "the service answered AccessDenied (HTTP 403): the OSS upload was refused: Invalid according to Policy: Policy expired."
+        );
+        let reply = oss_error(503, b"<Error><Code>ServiceUnavailable</Code></Error>");
+        assert!(reply.retry_reason().is_some());
+    }
+}
