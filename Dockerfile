@@ -3,6 +3,13 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 
+# cmake and nasm build the vendored libjpeg-turbo; the release's own
+# versions are wanted, whatever its latest patch is.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends cmake nasm \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first: this layer is rebuilt only when Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
 COPY fixtures fixtures

@@ -1,7 +1,8 @@
-//! Memory with large images: 64 jobs with 10 MB images in flight at once
-//! (worker.concurrency 64, a simulator holding every call 1 s), with the
-//! default `worker.max_inflight_bytes` budget and without one. Reports the
-//! worker's peak RSS against the budget.
+//! Memory with large images: 64 jobs with 10 MB images, then 64 jobs with
+//! 12 MP phone photos (normalized: their decoded pixels count too), in
+//! flight at once (worker.concurrency 64, a simulator holding every call
+//! 1 s), with the default `worker.max_inflight_bytes` budget and without
+//! one. Reports the worker's peak RSS against the budget.
 //!
 //! Run: `cargo bench --bench memory` (options: `--runs N`).
 
@@ -11,6 +12,7 @@ use serde_json::json;
 use support::*;
 
 use face_enroll_fixtures::jpeg;
+use face_enroll_fixtures::photo::{self, Kind};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -18,20 +20,37 @@ const MIB: f64 = 1024.0 * 1024.0;
 async fn main() {
     let runs: usize = arg("--runs", 3);
     header(
-        "Memory with 10 MB images",
+        "Memory with 10 MB images and 12 MP photos",
         &format!("cargo bench --bench memory -- --runs {runs}"),
     );
-    let image = jpeg::padded(&jpeg::noise(1080, 1920, 100), 10_000_000);
-    println!(
-        "64 jobs, each a {:.1} MB portrait JPEG over loopback HTTP; worker.concurrency 64, amqp.prefetch 64; simulator --latency-ms 1000",
-        image.len() as f64 / 1e6
-    );
-    let image_url = image_server(image).await;
     let (mut simulator, sim_url) = spawn_simulator(&["--qps", "0", "--latency-ms", "1000"]);
+    let cases = [
+        (
+            "portrait JPEG (1080x1920 noise)",
+            jpeg::padded(&jpeg::noise(1080, 1920, 100), 10_000_000),
+        ),
+        (
+            "12 MP phone photo (EXIF 6)",
+            photo::photo(3024, 4032, 6, Kind::Baseline),
+        ),
+    ];
+    for (what, image) in cases {
+        println!(
+            "\n64 jobs, each a {:.1} MB {what} over loopback HTTP; worker.concurrency 64, amqp.prefetch 64; simulator --latency-ms 1000",
+            image.len() as f64 / 1e6
+        );
+        let image_url = image_server(image).await;
+        measure(runs, &sim_url, &image_url).await;
+    }
+    let _ = simulator.kill();
+}
+
+/// Peak RSS under each budget, as medians of `runs`.
+async fn measure(runs: usize, sim_url: &str, image_url: &str) {
     for budget in [256u64 << 20, 512 << 20, 8 << 30] {
         let mut peaks: Vec<f64> = Vec::new();
         for _ in 0..runs {
-            peaks.push(run(budget, &sim_url, &image_url).await);
+            peaks.push(run(budget, sim_url, image_url).await);
         }
         let runs_text: Vec<String> = peaks.iter().map(|p| format!("{p:.0}")).collect();
         let peak = median(&mut peaks);
@@ -51,7 +70,6 @@ async fn main() {
             runs_text.join(", ")
         );
     }
-    let _ = simulator.kill();
 }
 
 /// Peak RSS in MiB of a worker processing the 64 jobs under `budget`.

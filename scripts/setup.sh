@@ -39,3 +39,9 @@ ensure_moto() {
 ensure_nextest() {
   command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 }
+
+# cmake and nasm, which build the vendored libjpeg-turbo (the turbojpeg crate).
+ensure_codec_tools() {
+  command -v cmake >/dev/null && command -v nasm >/dev/null && return 0
+  apt_install cmake nasm
+}

@@ -271,7 +271,7 @@ mod tests {
         let body = multipart("12345678901234", &grant.upload_host(), &grant, b"JPEG");
         let text = String::from_utf8(body).unwrap();
         let names: Vec<&str> = text
-            .split("name=\"")
+            .split("form-data; name=\"")
             .skip(1)
             .map(|rest| &rest[..rest.find('"').unwrap()])
             .collect();

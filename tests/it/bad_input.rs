@@ -145,12 +145,6 @@ async fn image_failures_end_in_image_fetch_or_image_invalid() {
             "image_invalid",
             "higher than wide",
         ),
-        (
-            "too-tall",
-            "too-tall.jpg",
-            "image_invalid",
-            "at most 1080x1920",
-        ),
     ];
     for (id, path, _, _) in &cases {
         stack

@@ -156,7 +156,7 @@ async fn business_errors_are_permanent_with_the_services_code() {
     let reply = call(V1, &long_id).await;
     assert_eq!(
         (reply.http_status, reply.code()),
-        (Some(200), Some("InvalidParameter"))
+        (Some(400), Some("InvalidParameter"))
     );
     assert_eq!(reply.disposition, Disposition::Permanent);
     let mut corrupted = face_request("u");

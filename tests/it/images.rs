@@ -16,7 +16,6 @@ pub struct Fixtures {
     pub face: Vec<u8>,
     pub rotated: Vec<u8>,
     pub landscape: Vec<u8>,
-    pub too_tall: Vec<u8>,
 }
 
 pub fn fixtures() -> &'static Fixtures {
@@ -25,7 +24,6 @@ pub fn fixtures() -> &'static Fixtures {
         face: jpeg::face(240, 320),
         rotated: jpeg::face_oriented(320, 240, 6),
         landscape: jpeg::face(320, 240),
-        too_tall: jpeg::face_quality(600, 1940, 30),
     })
 }
 
@@ -48,10 +46,6 @@ pub async fn serve() -> String {
         .route(
             "/landscape.jpg",
             get(|| async { jpeg_response(&fixtures().landscape) }),
-        )
-        .route(
-            "/too-tall.jpg",
-            get(|| async { jpeg_response(&fixtures().too_tall) }),
         )
         .route(
             "/truncated.jpg",
@@ -85,8 +79,8 @@ pub async fn serve() -> String {
         .route(
             "/huge.jpg",
             get(|| async {
-                // 12 MB, streamed without a content length.
-                let chunks = (0..12).map(|_| Ok::<_, std::io::Error>(vec![0xFFu8; 1 << 20]));
+                // 24 MB, over image.max_bytes, streamed without a content length.
+                let chunks = (0..24).map(|_| Ok::<_, std::io::Error>(vec![0xFFu8; 1 << 20]));
                 Body::from_stream(futures_util::stream::iter(chunks))
             }),
         );

@@ -10,6 +10,7 @@ mod credentials;
 mod helpers;
 mod images;
 mod observability;
+mod phone_photos;
 mod process;
 mod resilience;
 mod retries;

@@ -102,7 +102,9 @@ async fn counters_and_histograms_match_known_outcomes() {
             "face_enroll_image_fetch_duration_seconds_count{source=\"url\"}",
             9.0,
         ),
-        ("face_enroll_image_bytes_count", 8.0),
+        ("face_enroll_image_bytes_count{stage=\"fetched\"}", 8.0),
+        ("face_enroll_image_bytes_count{stage=\"sent\"}", 6.0),
+        ("face_enroll_image_normalize_seconds_count", 0.0),
         ("face_enroll_jobs_in_flight", 0.0),
         ("face_enroll_amqp_connected", 1.0),
         ("face_enroll_amqp_reconnects_total", 0.0),
@@ -129,6 +131,7 @@ async fn counters_and_histograms_match_known_outcomes() {
         ("face_enroll_rate_limit_qps", "gauge"),
         ("face_enroll_image_fetch_duration_seconds", "histogram"),
         ("face_enroll_image_bytes", "histogram"),
+        ("face_enroll_image_normalize_seconds", "histogram"),
         ("face_enroll_amqp_connected", "gauge"),
         ("face_enroll_amqp_reconnects_total", "counter"),
         ("face_enroll_circuit_open", "gauge"),
@@ -141,8 +144,8 @@ async fn counters_and_histograms_match_known_outcomes() {
     }
     assert!(m.contains_key("face_enroll_api_request_duration_seconds_bucket{le=\"0.01\"}"));
     assert!(m.contains_key("face_enroll_api_request_duration_seconds_bucket{le=\"30\"}"));
-    assert!(m.contains_key("face_enroll_image_bytes_bucket{le=\"1000\"}"));
-    assert!(m.contains_key("face_enroll_image_bytes_bucket{le=\"10000000\"}"));
+    assert!(m.contains_key("face_enroll_image_bytes_bucket{stage=\"sent\",le=\"1000\"}"));
+    assert!(m.contains_key("face_enroll_image_bytes_bucket{stage=\"fetched\",le=\"20000000\"}"));
     assert!(
         m.contains_key("face_enroll_job_duration_seconds_bucket{status=\"succeeded\",le=\"600\"}")
     );

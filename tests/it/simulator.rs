@@ -66,7 +66,7 @@ async fn timestamps_outside_fifteen_minutes_are_refused() {
 }
 
 #[tokio::test]
-async fn every_parameter_rule_is_checked_with_http_200() {
+async fn every_parameter_rule_is_checked_with_http_400() {
     let sim = simulator(sim_options()).await;
     let picture = face_base64();
     type Case = (Vec<(&'static str, String)>, &'static str, &'static str);
@@ -167,7 +167,7 @@ async fn every_parameter_rule_is_checked_with_http_200() {
             post_v1(&sim, &refs(&params), &sign::timestamp(), &sign::nonce()).await;
         assert_eq!(
             (status, answer["Code"].as_str()),
-            (200, Some(code)),
+            (400, Some(code)),
             "{answer}"
         );
         let message = answer["Message"].as_str().unwrap();

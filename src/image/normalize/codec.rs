@@ -116,7 +116,8 @@ fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
 fn decode_other(bytes: &[u8], format: Format) -> Result<Rgb, ImageInvalid> {
     let decoder = other_decoder(bytes, format)?;
     let (width, height) = decoder.dimensions();
-    let picture = image::DynamicImage::from_decoder(decoder).map_err(undecodable)?;
+    let picture = image::DynamicImage::from_decoder(decoder)
+        .map_err(|e| ImageInvalid::Undecodable(format!("{}: {e}", format.as_str())))?;
     // Transparent pixels are laid on white, as a viewer shows them.
     let rgba = picture.into_rgba8();
     let pixels = rgba

@@ -119,7 +119,8 @@ pub(super) fn other_decoder(
     bytes: &[u8],
     format: Format,
 ) -> Result<Box<dyn ImageDecoder + '_>, ImageInvalid> {
-    let undecodable = |e: image::ImageError| ImageInvalid::Undecodable(e.to_string());
+    let undecodable =
+        |e: image::ImageError| ImageInvalid::Undecodable(format!("{}: {e}", format.as_str()));
     let cursor = Cursor::new(bytes);
     Ok(match format {
         Format::Png => Box::new(image::codecs::png::PngDecoder::new(cursor).map_err(undecodable)?),
