@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use anyhow::Context;
 use face_enroll::cloudauth::{Client, Disposition, FaceRecordRequest, Keyring, Picture};
 use face_enroll::config::Settings;
-use face_enroll::image::{Fetcher, MemoryBudget, Normalizer};
+use face_enroll::image::budget::split_budget;
+use face_enroll::image::{Fetcher, Normalizer};
 use face_enroll::job::ImageSource;
 use face_enroll::retry::RetryPolicy;
 use serde_json::json;
@@ -87,7 +88,7 @@ async fn picture(
     policy: &RetryPolicy,
     client: &Client,
 ) -> anyhow::Result<Picture> {
-    let budget = MemoryBudget::new(settings.worker.max_inflight_bytes);
+    let (fetching, decoding) = split_budget(settings.worker.max_inflight_bytes);
     let bytes = match (&args.image_url, &args.image_file, &args.image_key) {
         (Some(url), _, _) if args.send_as_url => return Ok(Picture::Url(url.to_string())),
         (_, Some(path), _) => {
@@ -101,7 +102,7 @@ async fn picture(
                     anyhow::bail!("one of --image-url, --image-file, --image-key is needed")
                 }
             };
-            let fetcher = Fetcher::new(&settings.image, &settings.object_store, budget.clone())?;
+            let fetcher = Fetcher::new(&settings.image, &settings.object_store, fetching)?;
             let (bytes, _reservation) = policy
                 .run(|| fetcher.fetch(&source))
                 .await
@@ -109,7 +110,7 @@ async fn picture(
             bytes
         }
     };
-    let prepared = Normalizer::new(&settings.image, budget)
+    let prepared = Normalizer::new(&settings.image, decoding)
         .prepare(bytes)
         .await
         .context("the image cannot be sent")?;

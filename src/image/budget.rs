@@ -14,6 +14,19 @@ pub const COST_PER_IMAGE_BYTE: u64 = 3;
 /// Reservations are counted in KiB, so any budget fits the semaphore.
 const UNIT: u64 = 1024;
 
+/// `worker.max_inflight_bytes` split in two: three quarters for images as
+/// fetched (and their encodings), a quarter for decoded pixels. Two pools,
+/// taken in that order and the second given back first, so a job holding
+/// its image never waits for room that only its own kind could free: one
+/// pool would deadlock once fetched images filled it.
+pub fn split_budget(total: u64) -> (MemoryBudget, MemoryBudget) {
+    let decoding = total / 4;
+    (
+        MemoryBudget::new(total - decoding),
+        MemoryBudget::new(decoding),
+    )
+}
+
 /// Shared by every job of the process.
 #[derive(Debug, Clone)]
 pub struct MemoryBudget {

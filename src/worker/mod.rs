@@ -27,7 +27,8 @@ use crate::broker::{Session, SessionError, SessionOptions, Topology};
 use crate::cloudauth::client::ClientError;
 use crate::cloudauth::{Client, Keyring};
 use crate::config::Settings;
-use crate::image::{Fetcher, FetcherSetupError, MemoryBudget, Normalizer};
+use crate::image::budget::split_budget;
+use crate::image::{Fetcher, FetcherSetupError, Normalizer};
 use crate::retry::{Backoff, RateLimiter, RetryPolicy};
 use crate::telemetry::{Health, Metrics};
 
@@ -83,10 +84,10 @@ impl Road {
         credentials: impl Into<Keyring>,
         metrics: Metrics,
     ) -> Result<Self, WorkerError> {
-        let budget = MemoryBudget::new(settings.worker.max_inflight_bytes);
+        let (fetching, decoding) = split_budget(settings.worker.max_inflight_bytes);
         Ok(Self {
-            fetcher: Fetcher::new(&settings.image, &settings.object_store, budget.clone())?,
-            normalizer: Normalizer::new(&settings.image, budget),
+            fetcher: Fetcher::new(&settings.image, &settings.object_store, fetching)?,
+            normalizer: Normalizer::new(&settings.image, decoding),
             client: Client::new(&settings.api, credentials)?,
             limiter: Arc::new(RateLimiter::new(settings.api.qps_limit)),
             policy: RetryPolicy::new(&settings.retry),

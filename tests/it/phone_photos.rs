@@ -271,3 +271,26 @@ async fn the_simulator_refuses_inline_pictures_over_1_mb_and_files_it_never_rece
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_photos_at_once_in_a_small_memory_budget_all_end() {
+    // Each 4 MB photo holds 12 MB of the budget while it is fetched and
+    // sent, and needs 5 MB more to decode: with one pool, four photos would
+    // fill 48 MiB and wait for ever for room to decode.
+    let original = photo::photo(3024, 4032, 1, Kind::Baseline);
+    let photos = serve(HashMap::from([("p".to_owned(), original)])).await;
+    let mut stack = Stack::start("budget", |s| {
+        s.worker.max_inflight_bytes = 48 << 20;
+        s.worker.concurrency = 16;
+        s.image.fetch_timeout = std::time::Duration::from_secs(30);
+    })
+    .await;
+    for n in 0..16 {
+        stack
+            .publish(&job(&format!("p-{n}"), format!("{photos}/p")))
+            .await;
+    }
+    let events = stack.events(16).await;
+    assert!(events.iter().all(|e| e["data"]["status"] == "succeeded"));
+    stack.finish().await;
+}
