@@ -240,7 +240,7 @@ async fn bare_loop(jobs: usize) -> f64 {
     )
     .await;
     let options = SessionOptions {
-        url: AMQP_URL.into(),
+        nodes: std::sync::Arc::new(face_enroll::broker::BrokerNodes::new(&settings.amqp).unwrap()),
         declare_topology: false,
         prefetch: PREFETCH,
         connection_name: "bare".into(),
@@ -249,7 +249,7 @@ async fn bare_loop(jobs: usize) -> f64 {
     let topology = Topology::new(&settings.amqp, &settings.retry);
     let metrics = Metrics::new().expect("metrics");
     let session = Arc::new(
-        Session::open(&options, &topology, &metrics)
+        Session::open(&options, 0, &topology, &metrics)
             .await
             .expect("session"),
     );

@@ -18,6 +18,20 @@ use super::message::Message;
 use super::publisher::{PublishError, confirmation as check};
 use super::topology::{Topology, TopologyError};
 
+/// Why no node of `amqp.url` could be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// A TLS file is missing or unreadable.
+    #[error(transparent)]
+    Nodes(#[from] super::nodes::NodesError),
+    /// Every node refused or failed, each with its reason.
+    #[error("no broker node could be reached: {0}")]
+    Unreachable(String),
+    /// A node was reached but its channel failed.
+    #[error("the broker connection failed: {0}")]
+    Channel(#[from] lapin::Error),
+}
+
 /// Publishes in flight before their confirms are awaited, in [`Client::publish_all`].
 const CONFIRM_WINDOW: usize = 1000;
 
@@ -82,6 +96,30 @@ impl Client {
             connection,
             channel,
         })
+    }
+
+    /// Connects to the first node of `amqp.url` that answers (starting at a
+    /// random one), with the `amqp.tls_*` settings.
+    pub async fn open(amqp: &crate::config::AmqpSettings) -> Result<Self, OpenError> {
+        let nodes = super::BrokerNodes::new(amqp)?;
+        let mut failures = Vec::new();
+        for _ in 0..nodes.len() {
+            let (index, node) = nodes.take_turn();
+            match nodes.connect(index, ConnectionProperties::default()).await {
+                Ok(connection) => {
+                    let channel = connection.create_channel().await?;
+                    channel
+                        .confirm_select(ConfirmSelectOptions::default())
+                        .await?;
+                    return Ok(Self {
+                        connection,
+                        channel,
+                    });
+                }
+                Err(e) => failures.push(format!("{node}: {e}")),
+            }
+        }
+        Err(OpenError::Unreachable(failures.join("; ")))
     }
 
     /// The channel, for what this client does not offer.

@@ -30,6 +30,17 @@ pub enum SessionError {
     /// Connecting or opening a channel failed; worth retrying.
     #[error("the broker connection failed: {0}")]
     Connection(#[from] lapin::Error),
+    /// The broker's TLS certificate was refused (wrong CA, wrong name,
+    /// expired): a setting to fix, not an outage to wait out.
+    #[error(
+        "the broker's TLS certificate is refused ({node}): {error}; check amqp.tls_ca_file and the host name in amqp.url"
+    )]
+    Certificate {
+        /// `host:port` of the node.
+        node: String,
+        /// The TLS error.
+        error: lapin::Error,
+    },
     /// The topology does not match; retrying cannot help.
     #[error(transparent)]
     Topology(#[from] TopologyError),
@@ -46,8 +57,8 @@ impl SessionError {
 /// What a session needs to know.
 #[derive(Clone)]
 pub struct SessionOptions {
-    /// The broker URL; holds the password, so never logged or shown by `Debug`.
-    pub url: String,
+    /// The broker's nodes and TLS settings.
+    pub nodes: std::sync::Arc<super::BrokerNodes>,
     /// Declare the topology on open.
     pub declare_topology: bool,
     /// Unacked deliveries per consumer.
@@ -61,7 +72,7 @@ pub struct SessionOptions {
 impl std::fmt::Debug for SessionOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionOptions")
-            .field("url", &"(not shown)")
+            .field("nodes", &self.nodes)
             .field("declare_topology", &self.declare_topology)
             .field("prefetch", &self.prefetch)
             .field("connection_name", &self.connection_name)
@@ -115,15 +126,29 @@ impl Deliveries {
 }
 
 impl Session {
-    /// Connects, declares (when asked), and prepares the channels.
+    /// Connects to node `node` of the options' nodes, declares (when
+    /// asked), and prepares the channels.
     pub async fn open(
         options: &SessionOptions,
+        node: usize,
         topology: &Topology,
         metrics: &Metrics,
     ) -> Result<Self, SessionError> {
         let properties = ConnectionProperties::default()
             .with_connection_name(options.connection_name.as_str().into());
-        let connection = Connection::connect(&options.url, properties).await?;
+        let connection = match options.nodes.connect(node, properties).await {
+            Ok(connection) => connection,
+            Err(error) if super::nodes::is_certificate_error(&error) => {
+                let node = options
+                    .nodes
+                    .labels()
+                    .get(node)
+                    .cloned()
+                    .unwrap_or_default();
+                return Err(SessionError::Certificate { node, error });
+            }
+            Err(error) => return Err(error.into()),
+        };
         if options.declare_topology {
             let declare = connection.create_channel().await?;
             topology.declare(&declare).await?;
@@ -194,8 +219,12 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_broker_url() {
+        let amqp = crate::config::AmqpSettings {
+            url: "amqp://worker:S3cret-Br0ker@rabbit:5672/%2f,amqp://worker:S3cret-Br0ker@rabbit-2:5672/%2f".into(),
+            ..Default::default()
+        };
         let options = SessionOptions {
-            url: "amqp://worker:S3cret-Br0ker@rabbit:5672/%2f".into(),
+            nodes: std::sync::Arc::new(crate::broker::BrokerNodes::new(&amqp).unwrap()),
             declare_topology: true,
             prefetch: 64,
             connection_name: "face-enroll/host".into(),
@@ -204,5 +233,6 @@ mod tests {
         let shown = format!("{options:?}");
         assert!(!shown.contains("S3cret-Br0ker"), "{shown}");
         assert!(shown.contains("prefetch: 64"), "{shown}");
+        assert!(shown.contains("rabbit-2:5672"), "{shown}");
     }
 }

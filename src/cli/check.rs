@@ -7,7 +7,6 @@ use face_enroll::broker::{Client as Broker, Topology};
 use face_enroll::cloudauth::{Client, Credentials, Keyring};
 use face_enroll::config::Settings;
 use face_enroll::image::KeyStore;
-use secrecy::ExposeSecret;
 
 /// Validate the settings and reach the broker, the API endpoint and the object
 /// store; exit 1 naming the first thing wrong.
@@ -42,7 +41,7 @@ async fn credentials(settings: &Settings) -> Result<String, String> {
 }
 
 async fn broker(settings: &Settings) -> Result<String, String> {
-    let broker = Broker::connect(settings.amqp.url.expose_secret())
+    let broker = Broker::open(&settings.amqp)
         .await
         .map_err(|e| format!("cannot connect to amqp.url: {e}"))?;
     let checked = if settings.amqp.declare_topology {

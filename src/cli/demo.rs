@@ -12,7 +12,6 @@ use face_enroll::config::Settings;
 use face_enroll::simulate::{Simulator, SimulatorOptions};
 use face_enroll::telemetry::{Health, Metrics};
 use face_enroll::worker::Worker;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -94,7 +93,7 @@ pub async fn run(_args: Args, mut settings: Settings) -> anyhow::Result<ExitCode
 
 /// Publishes the jobs and prints the events until all arrived.
 async fn drive(settings: &Settings, images: &str, health: &Health) -> anyhow::Result<ExitCode> {
-    let client = Client::connect(settings.amqp.url.expose_secret())
+    let client = Client::open(&settings.amqp)
         .await
         .context("cannot reach RabbitMQ at amqp.url")?;
     let ready = tokio::time::timeout(Duration::from_secs(20), async {
@@ -198,7 +197,7 @@ async fn serve_samples() -> anyhow::Result<String> {
 
 /// Deletes the demo's queues and exchanges.
 async fn clean_up(settings: &Settings) -> anyhow::Result<()> {
-    let client = Client::connect(settings.amqp.url.expose_secret()).await?;
+    let client = Client::open(&settings.amqp).await?;
     client
         .delete(&Topology::new(&settings.amqp, &settings.retry))
         .await?;

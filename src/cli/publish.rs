@@ -11,7 +11,6 @@ use face_enroll::config::Settings;
 use face_enroll::job::Job;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use secrecy::ExposeSecret;
 use serde_json::json;
 
 /// Publishes waiting for confirms at most this many at a time.
@@ -57,7 +56,7 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
         Some(path) => read_lines(path)?,
         None => (vec![one_job(&args)?], 0),
     };
-    let client = Client::connect(settings.amqp.url.expose_secret())
+    let client = Client::open(&settings.amqp)
         .await
         .context("cannot reach the broker")?;
     if settings.amqp.declare_topology {

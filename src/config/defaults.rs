@@ -10,6 +10,9 @@ impl Default for AmqpSettings {
     fn default() -> Self {
         Self {
             url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             jobs_queue: "face-enroll.jobs".into(),
             retry_queue: "face-enroll.jobs.delay".into(),
             dead_letter_exchange: "face-enroll.dlx".into(),

@@ -45,8 +45,15 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AmqpSettings {
-    /// Broker URL; a secret because it usually carries a password.
+    /// Broker URL, or the comma-separated URLs of a cluster's nodes; a
+    /// secret because it usually carries a password.
     pub url: SecretString,
+    /// PEM file of the CA that signed the broker's certificate (system roots otherwise).
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate, for brokers that require one.
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM (PKCS#8) key of the client certificate.
+    pub tls_key_file: Option<std::path::PathBuf>,
     /// Queue the worker consumes.
     pub jobs_queue: String,
     /// Prefix of the per-round delay queues (`<prefix>.<n>`).

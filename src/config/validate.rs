@@ -14,13 +14,17 @@ const MAX_ROUNDS: u32 = 20;
 impl Settings {
     /// Rejects values a key does not allow, naming the first one found.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let amqp = url::Url::parse(self.amqp.url.expose_secret()).ok();
-        let amqp_ok = amqp.is_some_and(|u| matches!(u.scheme(), "amqp" | "amqps"));
+        let nodes = crate::broker::nodes::split_urls(self.amqp.url.expose_secret());
+        let amqp_ok = !nodes.is_empty()
+            && nodes.iter().all(|node| {
+                url::Url::parse(node)
+                    .is_ok_and(|u| matches!(u.scheme(), "amqp" | "amqps") && u.host_str().is_some())
+            });
         check(
             amqp_ok,
             "amqp.url",
             "(not shown: it may hold a password)",
-            "expected an amqp:// or amqps:// URL",
+            "expected an amqp:// or amqps:// URL, or several separated by commas",
         )?;
         check(
             self.amqp.prefetch > 0,

@@ -38,6 +38,8 @@ pub struct Metrics {
     pub amqp_connected: IntGauge,
     /// Reconnections after a lost connection.
     pub amqp_reconnects: IntCounter,
+    /// 1 for the broker node (`host:port`) the worker is connected to, 0 for the others.
+    pub amqp_node: IntGaugeVec,
     /// 1 while the circuit is open (calls paused after `Forbidden.*`).
     pub circuit_open: IntGauge,
     /// Confirmed publishes, by `result`: confirmed, nacked, unroutable.
@@ -130,6 +132,13 @@ impl Metrics {
                 "face_enroll_amqp_reconnects_total",
                 "Reconnections to the broker.",
             )?,
+            amqp_node: IntGaugeVec::new(
+                Opts::new(
+                    "face_enroll_amqp_node",
+                    "1 for the broker node the worker is connected to, 0 for the other nodes of amqp.url.",
+                ),
+                &["node"],
+            )?,
             circuit_open: IntGauge::new(
                 "face_enroll_circuit_open",
                 "1 while calls are paused after Forbidden.",
@@ -197,6 +206,7 @@ impl Metrics {
         r.register(Box::new(metrics.image_normalize.clone()))?;
         r.register(Box::new(metrics.amqp_connected.clone()))?;
         r.register(Box::new(metrics.amqp_reconnects.clone()))?;
+        r.register(Box::new(metrics.amqp_node.clone()))?;
         r.register(Box::new(metrics.circuit_open.clone()))?;
         r.register(Box::new(metrics.amqp_publishes.clone()))?;
         r.register(Box::new(metrics.credentials_refreshes.clone()))?;

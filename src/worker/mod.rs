@@ -23,7 +23,7 @@ pub use outcome::{Incoming, Outcome, Verdict};
 pub use road::Road;
 pub use steps::{CallEnd, Called};
 
-use crate::broker::{Session, SessionError, SessionOptions, Topology};
+use crate::broker::{BrokerNodes, Session, SessionError, SessionOptions, Topology};
 use crate::cloudauth::client::ClientError;
 use crate::cloudauth::{Client, Keyring};
 use crate::config::Settings;
@@ -54,6 +54,9 @@ pub enum WorkerError {
     /// The image sources could not be set up.
     #[error(transparent)]
     Images(#[from] FetcherSetupError),
+    /// The broker's TLS files could not be read.
+    #[error(transparent)]
+    Nodes(#[from] crate::broker::nodes::NodesError),
     /// The broker's topology does not match the settings.
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -108,15 +111,18 @@ impl Worker {
         metrics: Metrics,
         health: Arc<Health>,
     ) -> Result<Self, WorkerError> {
-        use secrecy::ExposeSecret;
         // Every code the service documents is a series from the start.
         for code in crate::cloudauth::answer::code_labels() {
             metrics.api_requests.with_label_values(&[code]);
         }
         let road = Road::new(settings, credentials, metrics.clone())?;
+        let nodes = BrokerNodes::new(&settings.amqp)?;
+        for node in nodes.labels() {
+            metrics.amqp_node.with_label_values(&[&node]).set(0);
+        }
         Ok(Self {
             session_options: SessionOptions {
-                url: settings.amqp.url.expose_secret().to_owned(),
+                nodes: Arc::new(nodes),
                 declare_topology: settings.amqp.declare_topology,
                 prefetch: settings.amqp.prefetch,
                 connection_name: road.source.clone(),
@@ -167,16 +173,29 @@ impl Worker {
     async fn supervise(&self, shutdown: &CancellationToken) -> Result<(), WorkerError> {
         let mut failures: u32 = 0;
         let mut sessions: u64 = 0;
+        // The backoff counts failures across the nodes: a node that cannot be
+        // reached hands over to the next one after the same short wait.
+        let nodes = &self.session_options.nodes;
         while !shutdown.is_cancelled() {
-            let open = Session::open(&self.session_options, &self.road.topology, &self.metrics);
+            let (index, node) = nodes.take_turn();
+            let open = Session::open(
+                &self.session_options,
+                index,
+                &self.road.topology,
+                &self.metrics,
+            );
             let opened = tokio::select! {
                 opened = open => opened,
                 () = shutdown.cancelled() => break,
             };
             match opened {
                 Err(e) if !e.is_transient() => return Err(e.into()),
-                Err(e) => tracing::warn!(error = %e, "cannot open a broker session; retrying"),
+                Err(e) => {
+                    tracing::warn!(%node, error = %e, "cannot open a broker session; trying the next node")
+                }
                 Ok(session) => {
+                    tracing::info!(%node, "connected to the broker");
+                    self.metrics.amqp_node.with_label_values(&[&node]).set(1);
                     if sessions > 0 {
                         self.metrics.amqp_reconnects.inc();
                     }
@@ -185,12 +204,15 @@ impl Worker {
                     let session = Arc::new(session);
                     let ended = self.serve(session.clone(), shutdown).await;
                     self.set_connected(false);
+                    self.metrics.amqp_node.with_label_values(&[&node]).set(0);
                     session.close().await;
                     match ended {
                         Ok(()) if shutdown.is_cancelled() => break,
-                        Ok(()) => tracing::warn!("the broker session ended; reconnecting"),
+                        Ok(()) => {
+                            tracing::warn!(%node, "the broker session ended; moving to the next node")
+                        }
                         Err(e) => {
-                            tracing::warn!(error = %e, "the broker session failed; reconnecting")
+                            tracing::warn!(%node, error = %e, "the broker session failed; moving to the next node")
                         }
                     }
                     if started.elapsed() >= STABLE_SESSION {

@@ -6,20 +6,20 @@ use std::time::Duration;
 use face_enroll::broker::{Message, Session, SessionEnded, SessionOptions, Topology};
 use face_enroll::telemetry::Metrics;
 
-use crate::stack::{AMQP_URL, test_settings, unique};
+use crate::stack::{test_settings, unique};
 
 #[tokio::test]
 async fn an_ack_on_a_closed_channel_is_an_error() {
     let settings = test_settings(&unique("ack"));
     let topology = Topology::new(&settings.amqp, &settings.retry);
     let options = SessionOptions {
-        url: AMQP_URL.into(),
+        nodes: std::sync::Arc::new(face_enroll::broker::BrokerNodes::new(&settings.amqp).unwrap()),
         declare_topology: true,
         prefetch: 4,
         connection_name: "it-ack".into(),
         publish_linger: Duration::ZERO,
     };
-    let session = Session::open(&options, &topology, &Metrics::new().unwrap())
+    let session = Session::open(&options, 0, &topology, &Metrics::new().unwrap())
         .await
         .unwrap();
     let message = Message::to_queue(

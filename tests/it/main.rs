@@ -9,6 +9,7 @@ mod commands;
 mod credentials;
 mod helpers;
 mod images;
+mod nodes;
 mod observability;
 mod phone_photos;
 mod process;

@@ -82,8 +82,7 @@ impl Stack {
         settings.api.endpoint = Some(sim.url());
         tweak(&mut settings);
         // The test's own connection goes to the same vhost as the worker's.
-        let url = secrecy::ExposeSecret::expose_secret(&settings.amqp.url).to_owned();
-        let broker = Client::connect(&url).await.unwrap();
+        let broker = Client::open(&settings.amqp).await.unwrap();
         broker
             .declare(&Topology::new(&settings.amqp, &settings.retry))
             .await
@@ -204,10 +203,7 @@ impl Stack {
 
     /// Opens the test's own connection again after the broker closed it.
     pub async fn reconnect(&mut self) {
-        use secrecy::ExposeSecret;
-        self.broker = Client::connect(self.settings.amqp.url.expose_secret())
-            .await
-            .unwrap();
+        self.broker = Client::open(&self.settings.amqp).await.unwrap();
     }
 
     /// Stops the worker and deletes every name the test used.

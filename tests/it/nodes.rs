@@ -1,0 +1,213 @@
+//! Several broker URLs and TLS, against the real RabbitMQ: a dead node in
+//! the list is passed over, a TLS listener (added to the running broker with
+//! certificates this test makes) is reached with the right CA and a client
+//! certificate, and a wrong CA is one clear error at start, not a loop.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use face_enroll::telemetry::{Health, Metrics};
+use face_enroll::worker::Worker;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::credentials;
+use crate::stack::{Stack, test_settings, unique};
+
+fn job(id: &str, images: &str) -> serde_json::Value {
+    json!({"job_id": id, "face_group_code": "g", "image": {"url": format!("{images}/face.jpg")}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_cannot_be_reached_is_passed_over() {
+    let mut stack = Stack::start("nodes", |s| {
+        // Ports 1 to 3 refuse at once; the worker starts at any of the four.
+        s.amqp.url =
+            "amqp://guest:guest@127.0.0.1:1/%2f, amqp://guest:guest@127.0.0.1:5672/%2f".into();
+    })
+    .await;
+    let images = stack.images.clone();
+    stack.publish(&job("n-1", &images)).await;
+    let event = &stack.events(1).await[0];
+    assert_eq!(event["data"]["status"], "succeeded");
+    let metrics = stack.metrics.render();
+    assert!(
+        metrics.contains("face_enroll_amqp_node{node=\"127.0.0.1:5672\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("face_enroll_amqp_node{node=\"127.0.0.1:1\"} 0"),
+        "{metrics}"
+    );
+    stack.finish().await;
+}
+
+/// A CA, a server certificate for `localhost` and a client certificate,
+/// written where the broker (another user) can read them.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(unique("tls"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = issuer("face-enroll test CA");
+        let other = issuer("some other CA");
+        let write = |name: &str, text: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        write("ca.pem", ca.pem());
+        write("other-ca.pem", other.pem());
+        for (name, names) in [("server", vec!["localhost".to_owned()]), ("client", vec![])] {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(names).unwrap();
+            params
+                .distinguished_name
+                .push(DnType::CommonName, format!("face-enroll {name}"));
+            let cert = params.signed_by(&key, &ca).unwrap();
+            write(&format!("{name}.pem"), cert.pem());
+            write(&format!("{name}-key.pem"), key.serialize_pem());
+        }
+        set_readable(&dir);
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn issuer(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+fn set_readable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+}
+
+/// A TLS listener on the running broker, requiring a client certificate
+/// signed by the test CA; removed when dropped.
+struct Listener {
+    port: u16,
+}
+
+impl Listener {
+    fn start(pki: &Pki) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let options = format!(
+            "[{{cacertfile, {:?}}}, {{certfile, {:?}}}, {{keyfile, {:?}}}, {{verify, verify_peer}}, {{fail_if_no_peer_cert, true}}]",
+            pki.path("ca.pem"),
+            pki.path("server.pem"),
+            pki.path("server-key.pem"),
+        );
+        let expr = format!(
+            "rabbit_networking:start_ssl_listener({{\"127.0.0.1\", {port}}}, {options}, 1)."
+        );
+        crate::resilience::rabbitmqctl(&["eval", &expr]);
+        Self { port }
+    }
+
+    fn url(&self) -> String {
+        format!("amqps://guest:guest@localhost:{}/%2f", self.port)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let expr = format!(
+            "rabbit_networking:stop_tcp_listener({{\"127.0.0.1\", {}}}).",
+            self.port
+        );
+        crate::resilience::rabbitmqctl(&["eval", &expr]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_the_right_ca_and_a_client_certificate_carries_jobs() {
+    let pki = Pki::new();
+    let listener = Listener::start(&pki);
+    let mut stack = Stack::start("tls", |s| {
+        s.amqp.url = listener.url().into();
+        s.amqp.tls_ca_file = Some(pki.path("ca.pem"));
+        s.amqp.tls_cert_file = Some(pki.path("client.pem"));
+        s.amqp.tls_key_file = Some(pki.path("client-key.pem"));
+    })
+    .await;
+    let images = stack.images.clone();
+    stack.publish(&job("tls-1", &images)).await;
+    let event = &stack.events(1).await[0];
+    assert_eq!(event["data"]["status"], "succeeded");
+    assert!(stack.metrics.render().contains(&format!(
+        "face_enroll_amqp_node{{node=\"localhost:{}\"}} 1",
+        listener.port
+    )));
+    stack.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_ca_is_one_clear_error_at_start_and_in_check() {
+    let pki = Pki::new();
+    let listener = Listener::start(&pki);
+    let mut settings = test_settings(&unique("badca"));
+    settings.amqp.url = listener.url().into();
+    settings.amqp.tls_ca_file = Some(pki.path("other-ca.pem"));
+    settings.amqp.tls_cert_file = Some(pki.path("client.pem"));
+    settings.amqp.tls_key_file = Some(pki.path("client-key.pem"));
+    let worker = Worker::new(
+        &settings,
+        credentials(),
+        Metrics::new().unwrap(),
+        Arc::new(Health::default()),
+    )
+    .unwrap();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(10),
+        worker.run(CancellationToken::new()),
+    )
+    .await
+    .expect("the worker stops at once, it does not loop");
+    let error = ended.unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!(
+            "the broker's TLS certificate is refused (localhost:{})",
+            listener.port
+        )) && error.contains("amqp.tls_ca_file"),
+        "{error}"
+    );
+
+    let output = crate::process::face_enroll(&["check"])
+        .env("FACE_ENROLL_AMQP__URL", listener.url())
+        .env("FACE_ENROLL_AMQP__TLS_CA_FILE", pki.path("other-ca.pem"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("certificate"), "{text}");
+}
