@@ -87,14 +87,13 @@ fn grant_region(
 }
 
 /// OSS PostObject: the form's fields, then the file, checked and stored.
-pub async fn post_object(state: &SimState, headers: HeaderMap, body: Bytes) -> Response {
-    let host = headers
+pub async fn post_object(state: &SimState, request: Request<Body>) -> Response {
+    let host = request
+        .headers()
         .get("host")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let mut request = Request::new(Body::from(body));
-    *request.headers_mut() = headers;
     let result = match read_form(request).await {
         Ok((fields, file)) => state.bucket.post(&host, &fields, file),
         Err(e) => Err(e),
@@ -129,18 +128,30 @@ async fn read_form(request: Request<Body>) -> Result<(HashMap<String, String>, B
         .map_err(|e| malformed(&e))?;
     let mut fields = HashMap::new();
     let mut file = None;
-    while let Some(field) = form.next_field().await.map_err(|e| malformed(&e))? {
+    while let Some(field) = form.next_field().await.map_err(|e| malformed(&cause(e)))? {
         let name = field.name().unwrap_or_default().to_owned();
         if file.is_some() {
             return Err(malformed(&"the file must be the last field"));
         }
         if name == "file" {
-            file = Some(field.bytes().await.map_err(|e| malformed(&e))?);
+            file = Some(field.bytes().await.map_err(|e| malformed(&cause(e)))?);
         } else {
-            let value = field.text().await.map_err(|e| malformed(&e))?;
+            let value = field.text().await.map_err(|e| malformed(&cause(e)))?;
             fields.insert(name, value);
         }
     }
     let file = file.ok_or_else(|| malformed(&"no file field"))?;
     Ok((fields, file))
+}
+
+/// A multipart error with its causes, which say what was wrong.
+fn cause(error: axum::extract::multipart::MultipartError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }

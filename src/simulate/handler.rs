@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -58,7 +58,7 @@ impl SimState {
 /// The simulator's routes.
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
-        .route("/", post(add_face_record).get(file_stream::authorize))
+        .route("/", post(post_root).get(file_stream::authorize))
         .route("/latest/api/token", put(metadata_token))
         .route(
             "/latest/meta-data/ram/security-credentials/",
@@ -72,21 +72,32 @@ pub fn router(state: Arc<SimState>) -> Router {
         .with_state(state)
 }
 
-async fn add_face_record(
-    State(state): State<Arc<SimState>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let multipart = headers
+/// `POST /`: a multipart form is the OSS upload of the file-stream path,
+/// anything else AddFaceRecord (or STS, when the issuer is on).
+async fn post_root(State(state): State<Arc<SimState>>, request: Request) -> Response {
+    let multipart = request
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     if multipart {
-        return file_stream::post_object(&state, headers, body).await;
+        return file_stream::post_object(&state, request).await;
     }
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    add_face_record(&state, parts.uri.query(), &parts.headers, body).await
+}
+
+async fn add_face_record(
+    state: &SimState,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(issuer) = &state.issuer {
-        let query = pairs(query.as_deref().unwrap_or_default().as_bytes());
+        let query = pairs(query.unwrap_or_default().as_bytes());
         if query
             .iter()
             .any(|(k, v)| k == "Action" && v == "AssumeRoleWithOIDC")
@@ -103,10 +114,10 @@ async fn add_face_record(
     let (code, response) = match state.faults.next_fault() {
         Some(Scripted::Stall(wait)) => {
             tokio::time::sleep(wait).await;
-            answer(&state, &request_id, query.as_deref(), &headers, &body)
+            answer(state, &request_id, query, headers, &body)
         }
         Some(fault) => fault_response(&fault, &request_id),
-        None => answer(&state, &request_id, query.as_deref(), &headers, &body),
+        None => answer(state, &request_id, query, headers, &body),
     };
     state.stats.count(code);
     response

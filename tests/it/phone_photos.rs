@@ -80,7 +80,7 @@ async fn a_batch_of_phone_photos_ends_right_and_every_picture_sent_is_upright() 
     files.insert("cmyk".into(), photo::photo(1500, 2000, 1, Kind::Cmyk));
     files.insert("png".into(), photo::photo(1200, 1600, 1, Kind::Png));
     files.insert("webp".into(), photo::photo(900, 1200, 1, Kind::WebP));
-    let heavy = photo::photo(1080, 1920, 1, Kind::Baseline);
+    let heavy = photo::heavy_photo(1080, 1920);
     assert!(heavy.len() > 1 << 20);
     files.insert("over-1mb".into(), heavy);
     let good: Vec<String> = files.keys().cloned().collect();
@@ -166,7 +166,7 @@ async fn a_batch_of_phone_photos_ends_right_and_every_picture_sent_is_upright() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_picture_over_1_mb_not_normalized_goes_by_the_file_stream_path_v1_and_v3() {
-    let heavy = photo::photo(1080, 1920, 1, Kind::Baseline);
+    let heavy = photo::heavy_photo(1080, 1920);
     let photos = serve(HashMap::from([("heavy".to_owned(), heavy.clone())])).await;
     for signature in [SignatureVersion::V1, SignatureVersion::V3] {
         let mut stack = Stack::start("filestream", |s| {
@@ -201,7 +201,7 @@ async fn a_picture_over_1_mb_not_normalized_goes_by_the_file_stream_path_v1_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_upload_fails_the_job_with_the_reason() {
-    let heavy = photo::photo(1080, 1920, 1, Kind::Baseline);
+    let heavy = photo::heavy_photo(1080, 1920);
     let photos = serve(HashMap::from([("heavy".to_owned(), heavy)])).await;
     let mut stack = Stack::start("uploadfail", |s| s.image.normalize = NormalizeMode::Never).await;
     for (fault, reason) in [
@@ -240,7 +240,7 @@ async fn the_simulator_refuses_inline_pictures_over_1_mb_and_files_it_never_rece
         credentials(),
         &quick_retry(),
     );
-    let heavy = photo::photo(1080, 1920, 1, Kind::Baseline);
+    let heavy = photo::heavy_photo(1080, 1920);
     for (picture, message) in [
         (
             Picture::inline(&heavy),

@@ -98,7 +98,7 @@ async fn always_normalizes_without_enlarging() {
 #[tokio::test]
 async fn never_sends_as_fetched_and_refuses_what_it_cannot_send() {
     let normalizer = normalizer(NormalizeMode::Never);
-    let heavy = photo::photo(1080, 1920, 1, Kind::Baseline);
+    let heavy = photo::heavy_photo(1080, 1920);
     assert!(heavy.len() > 1 << 20);
     let prepared = normalizer.prepare(heavy.clone().into()).await.unwrap();
     assert_eq!(
