@@ -5,6 +5,7 @@ mod bad_input;
 mod broker;
 mod cli;
 mod client;
+mod cluster;
 mod commands;
 mod credentials;
 mod helpers;
