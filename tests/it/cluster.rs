@@ -128,7 +128,9 @@ async fn losing_the_workers_node_loses_no_job_and_events_resume_before_it_return
     // At-least-once: a job whose event was confirmed but whose ack died
     // with the node is delivered again and published again, never lost.
     let again: u32 = seen.values().map(|n| n - 1).sum();
-    eprintln!("node {victim} killed after 300 events: events paused {longest_pause:?} at most; {again} events published twice");
+    eprintln!(
+        "node {victim} killed after 300 events: events paused {longest_pause:?} at most; {again} events published twice"
+    );
     assert!(again <= 64, "{again} events published twice");
     if let Some(revive) = revive {
         revive.await.unwrap();

@@ -65,6 +65,14 @@ assert token["projected"]["sources"][0]["serviceAccountToken"]["audience"] == "s
 sa = next(d for d in docs if d["kind"] == "ServiceAccount")
 assert sa["metadata"]["annotations"]["pod-identity.alibabacloud.com/role-name"] == "face-enroll"
 assert not any(d["kind"] == "Secret" for d in docs), "the broker URL comes from the existing Secret"
+# TLS to the broker: the Secret mounted where the settings say.
+docs, pod, env = env_names("all-on")
+tls = next(v for v in pod["volumes"] if v["name"] == "amqp-tls")
+assert tls["secret"]["secretName"] == "rabbitmq-client-tls"
+toml = open(f"{out}/all-on.toml").read()
+for key, file in (("tls_ca_file", "ca.crt"), ("tls_cert_file", "tls.crt"), ("tls_key_file", "tls.key")):
+    assert f'{key} = "/etc/face-enroll/amqp-tls/{file}"' in toml, toml
+assert "tls_ca_file" not in open(f"{out}/default.toml").read()
 # None (an ECS node's RAM role): no credentials from the chart.
 docs, pod, env = env_names("none")
 assert not any(n.startswith("ALIBABA_CLOUD_") for n in env), env
