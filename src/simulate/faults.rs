@@ -5,7 +5,12 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
+
+use super::handler::error_response;
+use super::verify::Rejection;
 
 /// An answer given instead of the normal one, for tests and drills.
 #[derive(Debug, Clone)]
@@ -119,4 +124,46 @@ impl Faults {
             false
         }
     }
+}
+
+/// The answer a scripted fault gives, and the code it counts under.
+pub(super) fn fault_response(fault: &Scripted, request_id: &str) -> (&'static str, Response) {
+    let (status, code, message, retry_after) = match fault {
+        Scripted::Throttle(after) => (
+            403,
+            "Throttling.Api",
+            "Request was denied due to api flow control.",
+            *after,
+        ),
+        Scripted::InternalError => (
+            500,
+            "InternalError",
+            "The request processing has failed due to some unknown error.",
+            None,
+        ),
+        Scripted::Unavailable => (
+            503,
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
+            None,
+        ),
+        Scripted::Forbidden => (
+            403,
+            "Forbidden.RAMUserAccessDenied",
+            "You are not authorized to operate on the specified resource.",
+            None,
+        ),
+        Scripted::GatewayPage | Scripted::Stall(_) => {
+            let page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
+            let response = (
+                StatusCode::BAD_GATEWAY,
+                [(header::CONTENT_TYPE, "text/html")],
+                page,
+            )
+                .into_response();
+            return ("html", response);
+        }
+    };
+    let rejection = Rejection::new(status, code, message);
+    (code, error_response(&rejection, request_id, retry_after))
 }

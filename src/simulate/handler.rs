@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::json;
 
-use super::faults::{Faults, Scripted};
+use super::faults::{Faults, Scripted, fault_response};
 use super::file_stream;
 use super::issuer::Issuer;
 use super::oss::Bucket;
@@ -251,47 +251,6 @@ async fn metadata_credentials(
 
 pub(super) fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes).into_owned().collect()
-}
-
-fn fault_response(fault: &Scripted, request_id: &str) -> (&'static str, Response) {
-    let (status, code, message, retry_after) = match fault {
-        Scripted::Throttle(after) => (
-            403,
-            "Throttling.Api",
-            "Request was denied due to api flow control.",
-            *after,
-        ),
-        Scripted::InternalError => (
-            500,
-            "InternalError",
-            "The request processing has failed due to some unknown error.",
-            None,
-        ),
-        Scripted::Unavailable => (
-            503,
-            "ServiceUnavailable",
-            "The request has failed due to a temporary failure of the server.",
-            None,
-        ),
-        Scripted::Forbidden => (
-            403,
-            "Forbidden.RAMUserAccessDenied",
-            "You are not authorized to operate on the specified resource.",
-            None,
-        ),
-        Scripted::GatewayPage | Scripted::Stall(_) => {
-            let page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
-            let response = (
-                StatusCode::BAD_GATEWAY,
-                [(header::CONTENT_TYPE, "text/html")],
-                page,
-            )
-                .into_response();
-            return ("html", response);
-        }
-    };
-    let rejection = Rejection::new(status, code, message);
-    (code, error_response(&rejection, request_id, retry_after))
 }
 
 pub(super) fn error_response(

@@ -10,6 +10,7 @@ mod faults;
 mod file_stream;
 mod handler;
 mod issuer;
+mod keys;
 mod oss;
 mod params;
 mod received;

@@ -11,8 +11,7 @@ use chrono::{NaiveDateTime, Utc};
 use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
-use super::issuer::{Issuer, KnownKey};
-use crate::cloudauth::Credentials;
+pub use super::keys::Keys;
 use crate::cloudauth::sign::{self, V3Request};
 
 /// How far a request's timestamp may be from the simulator's clock.
@@ -268,33 +267,6 @@ fn expect(value: &str, wanted: &str, key: &str) -> Result<(), Rejection> {
         "InvalidParameter",
         format!("{key} must be {wanted}."),
     ))
-}
-
-/// The keys whose signatures are accepted: the fixed pair, and the
-/// temporary ones the simulator's issuer gave out.
-pub struct Keys<'a> {
-    /// The pair the simulator was started with.
-    pub fixed: &'a Credentials,
-    /// The issuer, when it serves STS and the metadata service.
-    pub issuer: Option<&'a Issuer>,
-}
-
-impl Keys<'_> {
-    fn find(&self, key_id: &str) -> Result<KnownKey, Rejection> {
-        if key_id == self.fixed.access_key_id {
-            return Ok(KnownKey {
-                credentials: self.fixed.clone(),
-                expires: None,
-            });
-        }
-        self.issuer.and_then(|i| i.find(key_id)).ok_or_else(|| {
-            Rejection::new(
-                404,
-                "InvalidAccessKeyId.NotFound",
-                "Specified access key is not found.",
-            )
-        })
-    }
 }
 
 fn check_time(stamp: &str) -> Result<(), Rejection> {

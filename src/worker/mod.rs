@@ -9,6 +9,7 @@
 
 pub mod circuit;
 pub mod outcome;
+mod picture;
 pub mod road;
 mod session_loop;
 mod steps;
