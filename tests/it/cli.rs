@@ -144,3 +144,61 @@ fn bad_usage_exits_2() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn normalize_writes_the_picture_the_worker_would_send_and_says_what_it_did() {
+    let dir = std::env::temp_dir().join(crate::stack::unique("normalize"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("phone.jpg");
+    let out = dir.join("small.jpg");
+    let photo = face_enroll_fixtures::photo::photo(
+        1512,
+        2016,
+        8,
+        face_enroll_fixtures::photo::Kind::Progressive,
+    );
+    std::fs::write(&input, &photo).unwrap();
+    let output = command(&[
+        "normalize",
+        "--image-file",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("before: JPEG 2016x1512 as stored, 1512x2016 as displayed (EXIF orientation 8), {} bytes", photo.len())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("after:  JPEG 720x960, ")
+            && stdout.contains("upright, decoded at 1/2 scale"),
+        "{stdout}"
+    );
+    let written = std::fs::read(&out).unwrap();
+    let info = face_enroll::image::rules::check(&written, 1 << 20).unwrap();
+    assert_eq!((info.width, info.height, info.orientation), (720, 960, 1));
+
+    // What can never be sent: exit 1 with the job's reason, nothing written.
+    let landscape = dir.join("landscape.out.jpg");
+    let output = command(&[
+        "normalize",
+        "--image-file",
+        "samples/landscape.jpg",
+        "--out",
+        landscape.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("image_invalid: ") && stderr.contains("must be higher than wide"),
+        "{stderr}"
+    );
+    assert!(!landscape.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -198,6 +198,28 @@ async fn a_wrong_ca_is_one_clear_error_at_start_and_in_check() {
         "{error}"
     );
 
+    // The right CA, but a host name the certificate does not name.
+    settings.amqp.url = listener.url().replace("localhost", "127.0.0.1").into();
+    settings.amqp.tls_ca_file = Some(pki.path("ca.pem"));
+    let worker = Worker::new(
+        &settings,
+        credentials(),
+        Metrics::new().unwrap(),
+        Arc::new(Health::default()),
+    )
+    .unwrap();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(10),
+        worker.run(CancellationToken::new()),
+    )
+    .await
+    .expect("the worker stops at once");
+    let error = ended.unwrap_err().to_string();
+    assert!(
+        error.contains("certificate") && error.contains(&format!("127.0.0.1:{}", listener.port)),
+        "{error}"
+    );
+
     let output = crate::process::face_enroll(&["check"])
         .env("FACE_ENROLL_AMQP__URL", listener.url())
         .env("FACE_ENROLL_AMQP__TLS_CA_FILE", pki.path("other-ca.pem"))
