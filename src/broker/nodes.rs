@@ -10,7 +10,7 @@ use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::{Connection, ConnectionProperties};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::AmqpSettings;
+use crate::config::{AmqpSettings, split_urls};
 
 /// Why the broker's nodes or TLS files cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -63,14 +63,6 @@ impl std::fmt::Debug for BrokerNodes {
             .field("client_certificate", &self.tls.identity.is_some())
             .finish()
     }
-}
-
-/// The URLs in `amqp.url`, split at commas (each one trimmed).
-pub fn split_urls(urls: &str) -> Vec<&str> {
-    urls.split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .collect()
 }
 
 /// `host:port` of a broker URL, for logs and metrics (never the password).

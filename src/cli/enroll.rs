@@ -115,7 +115,7 @@ async fn picture(
         .await
         .context("the image cannot be sent")?;
     let picture = policy
-        .run(|| client.picture(&prepared.jpeg))
+        .run(|| face_enroll::worker::send_form(client, &prepared.jpeg))
         .await
         .map_err(|reply| {
             anyhow::anyhow!("the image could not be uploaded: {}", reply.describe())

@@ -8,11 +8,10 @@ use url::Url;
 use super::answer::Reply;
 use super::credentials::{Credentials, Keyring};
 use super::endpoint::{base_url, host_header};
-use super::request::{FaceRecordRequest, Picture};
+use super::request::FaceRecordRequest;
 use super::sign::{self, V3Request};
 use super::upload::{self, OPENPLATFORM, UploadTargets};
 use crate::config::{ApiSettings, SignatureVersion};
-use crate::image::rules::INLINE_MAX_BYTES;
 
 /// API action called.
 pub const ACTION: &str = "AddFaceRecord";
@@ -144,15 +143,6 @@ impl Client {
             reply,
             elapsed: started.elapsed(),
         }
-    }
-
-    /// How `jpeg` is given to the service: inline up to 1 MB, else uploaded
-    /// by the file-stream path first.
-    pub async fn picture(&self, jpeg: &[u8]) -> Result<Picture, Reply> {
-        if jpeg.len() as u64 <= INLINE_MAX_BYTES {
-            return Ok(Picture::inline(jpeg));
-        }
-        self.upload(jpeg).await.map(Picture::File)
     }
 
     /// Uploads `jpeg` by the file-stream path; `Ok` is the `FacePictureFile`

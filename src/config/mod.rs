@@ -187,6 +187,15 @@ pub struct ImageSettings {
     pub allow_private_networks: bool,
 }
 
+/// The URLs in an `amqp.url`, split at commas (each one trimmed): the nodes
+/// of one cluster.
+pub fn split_urls(urls: &str) -> Vec<&str> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
 /// `image.normalize`: which images are re-encoded before they are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -4,7 +4,6 @@
 use secrecy::ExposeSecret;
 
 use super::{ConfigError, Settings};
-use crate::image::rules::MAX_WIDTH;
 
 /// The lowest rate other than 0: one call every 1000 s.
 const MIN_QPS: f64 = 0.001;
@@ -14,7 +13,7 @@ const MAX_ROUNDS: u32 = 20;
 impl Settings {
     /// Rejects values a key does not allow, naming the first one found.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let nodes = crate::broker::nodes::split_urls(self.amqp.url.expose_secret());
+        let nodes = super::split_urls(self.amqp.url.expose_secret());
         let amqp_ok = !nodes.is_empty()
             && nodes.iter().all(|node| {
                 url::Url::parse(node)
@@ -108,7 +107,7 @@ impl Settings {
             "expected at least 1",
         )?;
         check(
-            (16..=MAX_WIDTH).contains(&self.image.normalize_short_side),
+            (16..=SERVICE_MAX_WIDTH).contains(&self.image.normalize_short_side),
             "image.normalize_short_side",
             self.image.normalize_short_side,
             "expected 16 to 1080 (the service's widest image)",
@@ -159,6 +158,9 @@ impl Settings {
         )
     }
 }
+
+/// The widest picture the service takes, in pixels: no shorter side can be more.
+const SERVICE_MAX_WIDTH: u32 = 1080;
 
 /// `Ok` when `ok`, else the one-line error naming `key`, `value` and what is allowed.
 pub fn check(

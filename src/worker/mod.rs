@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use circuit::Circuit;
 pub use outcome::{Incoming, Outcome, Verdict};
+pub use picture::send_form;
 pub use road::Road;
 pub use steps::{CallEnd, Called};
 

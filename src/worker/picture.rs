@@ -9,8 +9,9 @@ use tokio_util::sync::CancellationToken;
 use super::outcome::Trouble;
 use super::road::Road;
 use super::steps::{Stage, origin};
-use crate::cloudauth::Picture;
+use crate::cloudauth::{Client, Picture, Reply};
 use crate::event::ErrorKind;
+use crate::image::rules::INLINE_MAX_BYTES;
 use crate::image::{FetchError, Reservation};
 use crate::job::{ImageSource, Job};
 
@@ -53,7 +54,7 @@ impl Road {
             .map_err(|e| Stage::Failed(ErrorKind::ImageInvalid, e.to_string()))?;
         let picture = self
             .policy
-            .run_until(stop, || self.client.picture(&prepared.jpeg))
+            .run_until(stop, || send_form(&self.client, &prepared.jpeg))
             .await
             .map_err(|reply| match reply.retry_reason() {
                 Some(_) => Stage::Trouble(Trouble {
@@ -67,4 +68,13 @@ impl Road {
         self.metrics.image_sent(prepared.jpeg.len(), normalized);
         Ok((picture, memory))
     }
+}
+
+/// How `jpeg` is given to the service: inline up to 1 MB, else uploaded by
+/// the file-stream path first.
+pub async fn send_form(client: &Client, jpeg: &[u8]) -> Result<Picture, Reply> {
+    if jpeg.len() as u64 <= INLINE_MAX_BYTES {
+        return Ok(Picture::inline(jpeg));
+    }
+    client.upload(jpeg).await.map(Picture::File)
 }
