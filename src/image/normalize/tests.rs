@@ -62,6 +62,7 @@ async fn every_format_a_phone_writes_is_read() {
         (Kind::Progressive, 3024, 4032),
         (Kind::Gray, 3024, 4032),
         (Kind::Cmyk, 1500, 2000),
+        (Kind::Ycck, 1500, 2000),
         (Kind::Png, 1200, 1600),
         (Kind::WebP, 900, 1200),
     ] {
