@@ -116,14 +116,7 @@ pub async fn authorize(
     for (name, value) in &headers {
         request = request.header(*name, *value);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| Reply::from_transport(super::client::describe(&e)))?;
-    let status = response.status().as_u16();
-    let body = super::client::read_capped(response)
-        .await
-        .map_err(Reply::from_transport)?;
+    let (status, body) = exchange(request).await?;
     match serde_json::from_slice::<Grant>(&body) {
         Ok(grant) if status == 200 => Ok(grant),
         _ => Err(not_granted(Reply::from_http(status, None, &body))),
@@ -162,7 +155,7 @@ pub async fn post_object(
     let date = chrono::Utc::now()
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
-    let response = http
+    let request = http
         .post(url)
         .header("host", &host)
         .header("date", date)
@@ -170,7 +163,18 @@ pub async fn post_object(
             "content-type",
             format!("multipart/form-data; boundary={boundary}"),
         )
-        .body(body)
+        .body(body);
+    let (status, body) = exchange(request).await?;
+    if status == 201 || status == 200 {
+        return Ok(());
+    }
+    Err(oss_error(status, &body))
+}
+
+/// Sends `request` and reads the answer's status and body (capped), or the
+/// transport failure as a retryable reply.
+async fn exchange(request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), Reply> {
+    let response = request
         .send()
         .await
         .map_err(|e| Reply::from_transport(super::client::describe(&e)))?;
@@ -178,10 +182,7 @@ pub async fn post_object(
     let body = super::client::read_capped(response)
         .await
         .map_err(Reply::from_transport)?;
-    if status == 201 || status == 200 {
-        return Ok(());
-    }
-    Err(oss_error(status, &body))
+    Ok((status, body))
 }
 
 /// The form as the official SDKs write it: text fields, then the file.

@@ -167,17 +167,10 @@ async fn tls_with_the_right_ca_and_a_client_certificate_carries_jobs() {
     stack.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_ca_is_one_clear_error_at_start_and_in_check() {
-    let pki = Pki::new();
-    let listener = Listener::start(&pki);
-    let mut settings = test_settings(&unique("badca"));
-    settings.amqp.url = listener.url().into();
-    settings.amqp.tls_ca_file = Some(pki.path("other-ca.pem"));
-    settings.amqp.tls_cert_file = Some(pki.path("client.pem"));
-    settings.amqp.tls_key_file = Some(pki.path("client-key.pem"));
+/// The error a worker with `settings` stops with, at once: not a loop.
+async fn start_error(settings: &face_enroll::config::Settings) -> String {
     let worker = Worker::new(
-        &settings,
+        settings,
         credentials(),
         Metrics::new().unwrap(),
         Arc::new(Health::default()),
@@ -189,7 +182,19 @@ async fn a_wrong_ca_is_one_clear_error_at_start_and_in_check() {
     )
     .await
     .expect("the worker stops at once, it does not loop");
-    let error = ended.unwrap_err().to_string();
+    ended.unwrap_err().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_ca_is_one_clear_error_at_start_and_in_check() {
+    let pki = Pki::new();
+    let listener = Listener::start(&pki);
+    let mut settings = test_settings(&unique("badca"));
+    settings.amqp.url = listener.url().into();
+    settings.amqp.tls_ca_file = Some(pki.path("other-ca.pem"));
+    settings.amqp.tls_cert_file = Some(pki.path("client.pem"));
+    settings.amqp.tls_key_file = Some(pki.path("client-key.pem"));
+    let error = start_error(&settings).await;
     assert!(
         error.starts_with(&format!(
             "the broker's TLS certificate is refused (localhost:{})",
@@ -201,20 +206,7 @@ async fn a_wrong_ca_is_one_clear_error_at_start_and_in_check() {
     // The right CA, but a host name the certificate does not name.
     settings.amqp.url = listener.url().replace("localhost", "127.0.0.1").into();
     settings.amqp.tls_ca_file = Some(pki.path("ca.pem"));
-    let worker = Worker::new(
-        &settings,
-        credentials(),
-        Metrics::new().unwrap(),
-        Arc::new(Health::default()),
-    )
-    .unwrap();
-    let ended = tokio::time::timeout(
-        Duration::from_secs(10),
-        worker.run(CancellationToken::new()),
-    )
-    .await
-    .expect("the worker stops at once");
-    let error = ended.unwrap_err().to_string();
+    let error = start_error(&settings).await;
     assert!(
         error.contains("certificate") && error.contains(&format!("127.0.0.1:{}", listener.port)),
         "{error}"
