@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// A publish that comes within this share of the period after the one
-/// before leaves at once: more than 8 per period batch by themselves.
-const BUSY_SHARE: u32 = 8;
+/// A publish that comes this soon after the one before leaves at once: at
+/// more than 80 a second, publishes batch by themselves.
+pub const BUSY_GAP: Duration = Duration::from_micros(12_500);
 
 /// The flush points of one session's publishes.
 #[derive(Debug)]
@@ -43,7 +43,7 @@ impl Linger {
         let now = Instant::now();
         let busy = {
             let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-            let busy = last.is_some_and(|at| now - at < self.period / BUSY_SHARE);
+            let busy = last.is_some_and(|at| now - at < BUSY_GAP);
             *last = Some(now);
             busy
         };
@@ -92,6 +92,31 @@ mod tests {
         let second = wait(linger.clone());
         let (first, second) = (first.await.unwrap(), second.await.unwrap());
         assert_eq!(first, second, "both left at the flush point");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_period_still_gathers_fifty_a_second() {
+        let linger = Arc::new(Linger::new(Duration::from_millis(250)));
+        let mut left = Vec::new();
+        for _ in 0..5 {
+            left.push(tokio::spawn({
+                let linger = linger.clone();
+                async move {
+                    linger.wait().await;
+                    Instant::now()
+                }
+            }));
+            tokio::task::yield_now().await;
+            tokio::time::advance(Duration::from_millis(20)).await;
+        }
+        let mut times = Vec::new();
+        for task in left {
+            times.push(task.await.unwrap());
+        }
+        assert!(
+            times.iter().all(|t| *t == times[0]),
+            "five publishes 20 ms apart meet at one flush point"
+        );
     }
 
     #[tokio::test(start_paused = true)]
