@@ -2,10 +2,13 @@
 //! service that answers in 200 ms, 15 KB inline pictures, the default
 //! `worker.concurrency` of 32. Beside it, in the same run, the same jobs with
 //! no rate limit (calls then go out in bursts, so wake-ups are shared), and,
-//! with `--compare PATH`, another build of the binary at both points.
+//! with `--compare PATH`, another build of the binary at both points. The
+//! baseline is the floor: the same POSTs at the same rate from a bare reqwest
+//! client in a process of its own (`support::floor`).
 //!
 //! Run: `cargo bench --bench operating_point` (options: `--jobs N --runs N
-//! --compare PATH`).
+//! --compare PATH --limit QPS --only-limited`, the last to profile the
+//! operating point alone).
 
 mod support;
 
@@ -16,14 +19,24 @@ use face_enroll_fixtures::jpeg;
 use serde_json::json;
 use support::*;
 
-/// The operating point: `api.qps_limit` and `api.tenant_qps`.
-const LIMIT: f64 = 50.0;
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == floor::CHILD_FLAG) {
+        return floor::child(&args[at + 1..]);
+    }
+    tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(bench());
+}
 
-#[tokio::main]
-async fn main() {
+async fn bench() {
     let jobs: usize = arg("--jobs", 1500);
     let runs: usize = arg("--runs", 3);
     let compare: String = arg("--compare", String::new());
+    let only_limited = std::env::args().any(|a| a == "--only-limited");
+    // The operating point: `api.qps_limit` and `api.tenant_qps`.
+    let limit: f64 = arg("--limit", 50.0);
+    let limited = format!("limit {limit}/s");
     header(
         "CPU per job at the operating point",
         &format!("cargo bench --bench operating_point -- --jobs {jobs} --runs {runs}"),
@@ -35,12 +48,28 @@ async fn main() {
         image.len() / 1024
     );
     let (mut simulator, sim_url) = spawn_simulator(&["--qps", "0", "--latency-ms", "200"]);
+    let mut floors: Vec<f64> = (0..runs)
+        .map(|_| floor::measure(&sim_url, limit, jobs, &inline))
+        .collect();
+    for (run, ms) in floors.iter().enumerate() {
+        println!(
+            "floor (the same POSTs alone), {limited}, run {}: {ms:.3} ms CPU per request",
+            run + 1
+        );
+    }
+    let floor_ms = median(&mut floors);
+    println!("floor, {limited}: median {floor_ms:.3} ms CPU per request");
     let mut builds = vec![("this build", BIN.to_owned())];
     if !compare.is_empty() {
         builds.push(("compared build", compare.clone()));
     }
     for (name, bin) in &builds {
-        for (point, limit) in [("limit 50/s", LIMIT), ("no limit", 0.0)] {
+        let points: &[(&str, f64)] = if only_limited {
+            &[(&limited, limit)]
+        } else {
+            &[(&limited, limit), ("no limit", 0.0)]
+        };
+        for &(point, limit) in points {
             let mut cpu_ms = Vec::new();
             let mut rates = Vec::new();
             for run in 1..=runs {
@@ -49,10 +78,11 @@ async fn main() {
                 cpu_ms.push(ms);
                 rates.push(rate);
             }
+            let ms = median(&mut cpu_ms);
             println!(
-                "{name}, {point}: median {:.3} ms CPU per job at {:.1} jobs/s",
-                median(&mut cpu_ms),
-                median(&mut rates)
+                "{name}, {point}: median {ms:.3} ms CPU per job at {:.1} jobs/s ({:.2}x the floor at {limited})",
+                median(&mut rates),
+                ms / floor_ms
             );
         }
     }

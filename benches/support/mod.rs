@@ -1,8 +1,10 @@
 //! Shared by the end-to-end benchmarks: the machine's description, the
 //! release binary as worker and simulator processes, per-process CPU and
-//! peak memory from /proc, a loopback image server, and a topology on the
-//! local RabbitMQ.
+//! peak memory from /proc, a loopback image server, a topology on the local
+//! RabbitMQ, and the floor of the operating point (`floor`).
 #![allow(dead_code)]
+
+pub mod floor;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
