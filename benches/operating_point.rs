@@ -59,6 +59,13 @@ async fn bench() {
     }
     let floor_ms = median(&mut floors);
     println!("floor, {limited}: median {floor_ms:.3} ms CPU per request");
+    let mut ticks: Vec<f64> = (0..runs)
+        .map(|_| floor::measure(floor::TICKS_ONLY, limit, jobs, ""))
+        .collect();
+    println!(
+        "under it, a timer alone at {limit}/s: median {:.3} ms CPU per wake-up",
+        median(&mut ticks)
+    );
     let mut builds = vec![("this build", BIN.to_owned())];
     if !compare.is_empty() {
         builds.push(("compared build", compare.clone()));

@@ -3,8 +3,9 @@
 //! reqwest client on a one-thread runtime), with nothing else: no broker, no
 //! parsing, no signing. What a job costs above it is the worker's own.
 //!
-//! Run in a child process (the benchmark binary itself, with `--floor-child`)
-//! so its CPU is counted alone.
+//! Under it, the cost of waking up alone: the same timer with no request
+//! (`TICKS_ONLY` as the URL). Both run in a child process (the benchmark
+//! binary itself, with `--floor-child`) so their CPU is counted alone.
 
 use std::process::Command;
 use std::time::Duration;
@@ -13,6 +14,8 @@ use face_enroll::cloudauth::sign::canonical_query;
 
 /// Flag that makes the benchmark binary run the floor's loop.
 pub const CHILD_FLAG: &str = "--floor-child";
+/// In place of the URL: the timer alone, no request.
+pub const TICKS_ONLY: &str = "-";
 
 /// CPU milliseconds per request of `requests` POSTs of `body` to `url` at
 /// `rate` a second, measured in a child process.
@@ -58,6 +61,9 @@ pub fn child(args: &[String]) {
         let cpu_start = super::cpu_seconds(std::process::id());
         for _ in 0..requests {
             tick.tick().await;
+            if url == TICKS_ONLY {
+                continue;
+            }
             let request = client
                 .post(url.as_str())
                 .header("content-type", "application/x-www-form-urlencoded")
