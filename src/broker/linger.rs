@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 /// A publish that comes this soon after the one before leaves at once: at
 /// more than 80 a second, publishes batch by themselves.
-pub const BUSY_GAP: Duration = Duration::from_micros(12_500);
+const BUSY_GAP: Duration = Duration::from_micros(12_500);
 
 /// The flush points of one session's publishes.
 #[derive(Debug)]
