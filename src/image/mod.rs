@@ -162,7 +162,7 @@ mod tests {
         let picture = vec![7u8; 3 << 20];
         let text = base64::engine::general_purpose::STANDARD.encode(&picture);
         let (bytes, _held) = fetcher
-            .fetch(&ImageSource::Inline(text.clone().into()))
+            .fetch(&ImageSource::Inline(text.clone()))
             .await
             .unwrap();
         assert_eq!(bytes.len(), picture.len());
@@ -172,28 +172,6 @@ mod tests {
         assert!(
             charged >= expected && charged <= expected + (8 << 10),
             "{charged} vs {expected}"
-        );
-    }
-
-    /// The worker sends an inline picture that needs no change as the job's
-    /// own text: that is only right if no other text decodes to the same bytes.
-    #[test]
-    fn only_canonical_base64_decodes() {
-        for text in ["QQ", "QR==", "QQ==\n", "Q Q==", "QQ=="] {
-            let decoded = decode_inline(text, 1024);
-            match decoded {
-                Ok(bytes) => assert_eq!(
-                    base64::engine::general_purpose::STANDARD.encode(&bytes),
-                    text,
-                    "{text:?} decoded, so it must be the canonical encoding"
-                ),
-                Err(FetchError::BadSource(_)) => {}
-                Err(other) => panic!("{text:?}: {other:?}"),
-            }
-        }
-        assert!(
-            decode_inline("QQ==", 1024).is_ok(),
-            "canonical text decodes"
         );
     }
 }

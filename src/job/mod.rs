@@ -18,9 +18,8 @@ pub enum ImageSource {
     Url(url::Url),
     /// Read from the configured object store.
     Key(String),
-    /// Carried in the job, base64-encoded; shared, since a picture sent as
-    /// it came is sent as this very text.
-    Inline(std::sync::Arc<str>),
+    /// Carried in the job, base64-encoded.
+    Inline(String),
 }
 
 /// A valid job.

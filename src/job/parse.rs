@@ -184,7 +184,7 @@ fn image(value: &Value) -> Result<(ImageSource, bool), String> {
             }
             ImageSource::Key(text.to_owned())
         }
-        _ => ImageSource::Inline(text.as_str().into()),
+        _ => ImageSource::Inline(text.to_owned()),
     };
     Ok((source, send_as_url))
 }

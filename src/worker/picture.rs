@@ -52,26 +52,18 @@ impl Road {
             .prepare(bytes)
             .await
             .map_err(|e| Stage::Failed(ErrorKind::ImageInvalid, e.to_string()))?;
-        let picture = match (&job.image, &prepared.report) {
-            // Sent as it came: the job's text is already the one encoding of
-            // these bytes (the decoder takes canonical base64 only).
-            (ImageSource::Inline(text), None) if prepared.jpeg.len() as u64 <= INLINE_MAX_BYTES => {
-                Ok(Picture::Base64(text.clone()))
-            }
-            _ => {
-                self.policy
-                    .run_until(stop, || send_form(&self.client, &prepared.jpeg))
-                    .await
-            }
-        };
-        let picture = picture.map_err(|reply| match reply.retry_reason() {
-            Some(_) => Stage::Trouble(Trouble {
-                image_host: false,
-                detail: reply.describe(),
-                reply: Some(Box::new(reply)),
-            }),
-            None => Stage::Failed(ErrorKind::Api, reply.describe()),
-        })?;
+        let picture = self
+            .policy
+            .run_until(stop, || send_form(&self.client, &prepared.jpeg))
+            .await
+            .map_err(|reply| match reply.retry_reason() {
+                Some(_) => Stage::Trouble(Trouble {
+                    image_host: false,
+                    detail: reply.describe(),
+                    reply: Some(Box::new(reply)),
+                }),
+                None => Stage::Failed(ErrorKind::Api, reply.describe()),
+            })?;
         let normalized = prepared.report.map(|r| r.elapsed);
         self.metrics.image_sent(prepared.jpeg.len(), normalized);
         Ok((picture, memory))
