@@ -15,26 +15,14 @@
 mod support;
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use face_enroll::broker::{Client, Topology};
+use face_enroll_fixtures::cluster::{self, node_url};
 use face_enroll_fixtures::jpeg;
 use serde_json::json;
 use support::*;
-
-fn node_url(n: u16) -> String {
-    format!("amqp://guest:guest@127.0.0.1:{}/%2f", 5700 + n)
-}
-
-fn cluster(args: &[&str]) {
-    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cluster"))
-        .args(args)
-        .status()
-        .expect("scripts/cluster runs");
-    assert!(status.success(), "scripts/cluster {args:?}");
-}
 
 #[tokio::main]
 async fn main() {
@@ -44,7 +32,7 @@ async fn main() {
         "A three-node RabbitMQ cluster",
         &format!("cargo bench --bench cluster -- --runs {runs} --jobs {jobs}"),
     );
-    cluster(&["start"]);
+    cluster::script(&["start"]);
     let (mut simulator, sim_url) = spawn_simulator(&["--qps", "0"]);
     let image = {
         use base64::Engine;
@@ -144,7 +132,7 @@ async fn node_loss(sim_url: &str, image: &str, jobs: usize) -> f64 {
                 gap = Some((made - at).as_seconds_f64());
             }
         } else if seen.len() == jobs / 5 {
-            cluster(&["kill", "2"]);
+            cluster::script(&["kill", "2"]);
             killed = Some(Utc::now());
             revive_at = Some(Instant::now() + Duration::from_secs(15));
         }
@@ -152,7 +140,7 @@ async fn node_loss(sim_url: &str, image: &str, jobs: usize) -> f64 {
     if let Some(at) = revive_at {
         tokio::time::sleep(at.saturating_duration_since(Instant::now())).await;
     }
-    cluster(&["revive", "2"]);
+    cluster::script(&["revive", "2"]);
     terminate(&mut worker);
     let _ = client.delete(&topology).await;
     client.close().await;

@@ -5,28 +5,16 @@
 //! returns, and nothing is left in the queues.
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use face_enroll::broker::{Client, Message, Topology};
+use face_enroll_fixtures::cluster::{self, node_url};
 use serde_json::json;
 
 use crate::helpers::face_base64;
 use crate::stack::Stack;
 
 const JOBS: usize = 2000;
-
-fn node_url(n: u16) -> String {
-    format!("amqp://guest:guest@127.0.0.1:{}/%2f", 5700 + n)
-}
-
-fn cluster(args: &[&str]) {
-    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cluster"))
-        .args(args)
-        .status()
-        .expect("scripts/cluster runs");
-    assert!(status.success(), "scripts/cluster {args:?} failed");
-}
 
 /// The node (2 or 3) the worker is connected to, from its metrics.
 fn worker_node(stack: &Stack) -> Option<u16> {
@@ -41,7 +29,7 @@ fn worker_node(stack: &Stack) -> Option<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_the_workers_node_loses_no_job_and_events_resume_before_it_returns() {
-    cluster(&["start"]);
+    cluster::script(&["start"]);
     // The test's own connection and event tap live on node 1; the worker
     // is given nodes 2 and 3 only, so the node killed is never the test's.
     let mut stack = Stack::start("cluster", |s| {
@@ -107,13 +95,15 @@ async fn losing_the_workers_node_loses_no_job_and_events_resume_before_it_return
         }
         last_event = Instant::now();
         if killed_at.is_none() && seen.len() == 300 {
-            cluster(&["kill", &victim.to_string()]);
+            cluster::script(&["kill", &victim.to_string()]);
             killed_at = Some(Instant::now());
             revive = Some(tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(15)).await;
-                tokio::task::spawn_blocking(move || cluster(&["revive", &victim.to_string()]))
-                    .await
-                    .unwrap();
+                tokio::task::spawn_blocking(move || {
+                    cluster::script(&["revive", &victim.to_string()])
+                })
+                .await
+                .unwrap();
             }));
         }
     }
