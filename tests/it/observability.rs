@@ -159,11 +159,14 @@ async fn readiness_follows_the_broker_connection_and_liveness_stays_up() {
     let probes = stack.serve_probes().await;
     assert_eq!(get(&format!("{probes}/readyz")).await.0, 200);
     assert_eq!(get(&format!("{probes}/healthz")).await.0, 200);
+    // The broker stays out of reach until the probes have been read.
+    vhost.refuse_connections(true);
     vhost.close_all_connections();
     let health = stack.health.clone();
     wait_for(Duration::from_secs(5), || !health.ready()).await;
     assert_eq!(get(&format!("{probes}/readyz")).await.0, 503);
     assert_eq!(get(&format!("{probes}/healthz")).await.0, 200);
+    vhost.refuse_connections(false);
     wait_for(Duration::from_secs(20), || health.ready()).await;
     assert_eq!(get(&format!("{probes}/readyz")).await.0, 200);
     let (_, text) = get(&format!("{probes}/metrics")).await;
@@ -293,7 +296,7 @@ async fn liveness_does_not_follow_a_broker_outage_longer_than_its_threshold() {
     });
     crate::stack::wait_for(Duration::from_secs(20), || health.ready()).await;
     // The broker refuses this worker for 5 s: it cannot reconnect.
-    crate::resilience::rabbitmqctl(&["clear_permissions", "-p", &vhost.0, "guest"]);
+    vhost.refuse_connections(true);
     vhost.close_all_connections();
     crate::stack::wait_for(Duration::from_secs(10), || !health.ready()).await;
     let outage = std::time::Instant::now();
@@ -302,7 +305,7 @@ async fn liveness_does_not_follow_a_broker_outage_longer_than_its_threshold() {
         assert!(!health.ready(), "ready without a broker");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    crate::resilience::rabbitmqctl(&["set_permissions", "-p", &vhost.0, "guest", ".*", ".*", ".*"]);
+    vhost.refuse_connections(false);
     crate::stack::wait_for(Duration::from_secs(30), || health.ready()).await;
     stop.cancel();
     running.await.unwrap().unwrap();

@@ -25,12 +25,23 @@ impl Vhost {
     pub fn new(name: &str) -> Self {
         let vhost = unique(name);
         rabbitmqctl(&["add_vhost", &vhost]);
-        rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]);
-        Self(vhost)
+        let vhost = Self(vhost);
+        vhost.refuse_connections(false);
+        vhost
     }
 
     pub fn url(&self) -> String {
         format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
+    }
+
+    /// Refuses the test user's new connections to the vhost (`true`) or lets
+    /// them in again, as a broker that is still out of reach would.
+    pub fn refuse_connections(&self, refuse: bool) {
+        if refuse {
+            rabbitmqctl(&["clear_permissions", "-p", &self.0, "guest"]);
+        } else {
+            rabbitmqctl(&["set_permissions", "-p", &self.0, "guest", ".*", ".*", ".*"]);
+        }
     }
 
     pub fn close_all_connections(&self) {
