@@ -14,6 +14,7 @@ mod nodes;
 mod observability;
 mod phone_photos;
 mod process;
+mod rabbit;
 mod resilience;
 mod retries;
 mod road;

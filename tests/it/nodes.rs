@@ -126,7 +126,7 @@ impl Listener {
         let expr = format!(
             "rabbit_networking:start_ssl_listener({{\"127.0.0.1\", {port}}}, {options}, 1)."
         );
-        crate::resilience::rabbitmqctl(&["eval", &expr]);
+        crate::rabbit::rabbitmqctl(&["eval", &expr]);
         Self { port }
     }
 
@@ -141,7 +141,7 @@ impl Drop for Listener {
             "rabbit_networking:stop_tcp_listener({{\"127.0.0.1\", {}}}).",
             self.port
         );
-        crate::resilience::rabbitmqctl(&["eval", &expr]);
+        crate::rabbit::rabbitmqctl(&["eval", &expr]);
     }
 }
 

@@ -154,7 +154,7 @@ async fn counters_and_histograms_match_known_outcomes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_the_broker_connection_and_liveness_stays_up() {
-    let vhost = crate::resilience::Vhost::new("readyz");
+    let vhost = crate::rabbit::Vhost::new("readyz");
     let mut stack = Stack::start("readyz", |s| s.amqp.url = vhost.url().into()).await;
     let probes = stack.serve_probes().await;
     assert_eq!(get(&format!("{probes}/readyz")).await.0, 200);
@@ -206,8 +206,8 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
     // A broker user of its own, with a password that is not `guest`.
     const BROKER_PASSWORD: &str = "Br0ker-P4ss-FROBOZZ-1";
     let user = crate::stack::unique("user");
-    crate::resilience::rabbitmqctl(&["add_user", &user, BROKER_PASSWORD]);
-    crate::resilience::rabbitmqctl(&["set_permissions", "-p", "/", &user, ".*", ".*", ".*"]);
+    crate::rabbit::rabbitmqctl(&["add_user", &user, BROKER_PASSWORD]);
+    crate::rabbit::rabbitmqctl(&["set_permissions", "-p", "/", &user, ".*", ".*", ".*"]);
     let worker = worker
         .env(
             "FACE_ENROLL_AMQP__URL",
@@ -259,7 +259,7 @@ async fn logs_show_jobs_but_never_secrets_tokens_or_image_data() {
         "the broker password leaked into the logs"
     );
     assert!(logs.contains("consuming"), "the worker ran on that user");
-    crate::resilience::rabbitmqctl(&["delete_user", &user]);
+    crate::rabbit::rabbitmqctl(&["delete_user", &user]);
     let middle = &image[image.len() / 2..image.len() / 2 + 32];
     assert!(!logs.contains(middle), "image data leaked into the logs");
     assert!(
@@ -275,7 +275,7 @@ async fn liveness_does_not_follow_a_broker_outage_longer_than_its_threshold() {
     use face_enroll::worker::Worker;
     use std::sync::Arc;
 
-    let vhost = crate::resilience::Vhost::new("alive");
+    let vhost = crate::rabbit::Vhost::new("alive");
     let sim = crate::helpers::simulator(crate::helpers::sim_options()).await;
     let mut settings = crate::stack::test_settings(&crate::stack::unique("alive"));
     settings.amqp.url = vhost.url().into();

@@ -14,65 +14,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{KEY_ID, SECRET, jpeg, sim_options, simulator};
 use crate::process::Running;
-use crate::stack::{test_settings, unique};
+use crate::rabbit::Vhost;
+use crate::stack::test_settings;
 
 const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
-
-/// A vhost of its own, deleted on drop.
-pub struct Vhost(pub String);
-
-impl Vhost {
-    pub fn new(name: &str) -> Self {
-        let vhost = unique(name);
-        rabbitmqctl(&["add_vhost", &vhost]);
-        let vhost = Self(vhost);
-        vhost.refuse_connections(false);
-        vhost
-    }
-
-    pub fn url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
-    }
-
-    /// Refuses the test user's new connections to the vhost (`true`) or lets
-    /// them in again, as a broker that is still out of reach would.
-    pub fn refuse_connections(&self, refuse: bool) {
-        if refuse {
-            rabbitmqctl(&["clear_permissions", "-p", &self.0, "guest"]);
-        } else {
-            rabbitmqctl(&["set_permissions", "-p", &self.0, "guest", ".*", ".*", ".*"]);
-        }
-    }
-
-    pub fn close_all_connections(&self) {
-        rabbitmqctl(&[
-            "close_all_connections",
-            "--vhost",
-            &self.0,
-            "resilience test",
-        ]);
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl")
-            .args(["delete_vhost", &self.0])
-            .output();
-    }
-}
-
-pub fn rabbitmqctl(args: &[&str]) {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl runs (as root)");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Settings on `vhost` with a durable queue collecting every event.
 async fn prepare(vhost: &Vhost, sim: &Simulator) -> (Settings, Client) {

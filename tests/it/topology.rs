@@ -8,7 +8,7 @@ use face_enroll::broker::{Client, Message, Topology};
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
 
-use crate::resilience::{Vhost, rabbitmqctl};
+use crate::rabbit::{Vhost, rabbitmqctl};
 use crate::stack::test_settings;
 
 #[tokio::test]
