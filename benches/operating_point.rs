@@ -111,7 +111,7 @@ async fn run_once(bin: &str, jobs: usize, limit: f64, sim_url: &str, inline: &st
             .into_bytes()
     });
     publish(&client, &settings.amqp.jobs_queue, bodies).await;
-    let mut worker = spawn_worker_bin(bin, &settings, free_port(), &[]);
+    let mut worker = spawn_worker_bin(bin, &settings, free_port(), &[topology_declared()]);
     let succeeded = |routing_key: &str| {
         assert_eq!(
             routing_key, "face.enrollment.succeeded",

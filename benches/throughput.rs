@@ -201,7 +201,10 @@ async fn worker_run(
         bin,
         &settings,
         free_port(),
-        &[("FACE_ENROLL_AMQP__PREFETCH", PREFETCH.to_string())],
+        &[
+            ("FACE_ENROLL_AMQP__PREFETCH", PREFETCH.to_string()),
+            topology_declared(),
+        ],
     );
     let succeeded = |received: Received| {
         assert_eq!(

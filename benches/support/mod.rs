@@ -130,6 +130,12 @@ pub fn spawn_worker(settings: &Settings, metrics_port: u16, extra: &[(&str, Stri
     spawn_worker_bin(BIN, settings, metrics_port, extra)
 }
 
+/// The setting that leaves the topology to the benchmark's own declaration,
+/// so another build, whose queue arguments may differ, runs on the same queues.
+pub fn topology_declared() -> (&'static str, String) {
+    ("FACE_ENROLL_AMQP__DECLARE_TOPOLOGY", "false".to_owned())
+}
+
 /// As [`spawn_worker`], with another build of the binary (to compare two).
 pub fn spawn_worker_bin(
     bin: &str,
