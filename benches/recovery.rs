@@ -8,24 +8,12 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use face_enroll::broker::{Client, Message, Topology};
+use face_enroll_fixtures::broker::rabbitmqctl;
 use serde_json::json;
 use support::*;
-
-fn rabbitmqctl(args: &[&str]) {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl (as root)");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[tokio::main]
 async fn main() {

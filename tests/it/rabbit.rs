@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+pub use face_enroll_fixtures::broker::rabbitmqctl;
+
 use crate::stack::unique;
 
 /// A vhost of its own, deleted on drop.
@@ -50,17 +52,4 @@ impl Drop for Vhost {
             .args(["delete_vhost", &self.0])
             .output();
     }
-}
-
-/// Runs `rabbitmqctl` on the local node; a failure fails the test.
-pub fn rabbitmqctl(args: &[&str]) {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl runs (as root)");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
