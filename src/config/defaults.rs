@@ -77,6 +77,7 @@ impl Default for ImageSettings {
             normalize: NormalizeMode::Auto,
             normalize_short_side: 720,
             normalize_quality: 80,
+            normalize_timeout: Duration::from_secs(10),
             allow_private_networks: false,
         }
     }

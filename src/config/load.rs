@@ -111,5 +111,7 @@ fn is_duration_key(key: &str) -> bool {
             | "retry.max_elapsed"
             | "retry.round_delay"
             | "image.fetch_timeout"
+            | "image.normalize_timeout"
+            | "amqp.publish_linger"
     )
 }

@@ -183,6 +183,10 @@ pub struct ImageSettings {
     pub normalize_short_side: u32,
     /// JPEG quality of a normalized image, 1..=100.
     pub normalize_quality: u8,
+    /// Longest time normalizing one picture may take; past it the picture
+    /// is `image_invalid`.
+    #[serde(with = "humantime_serde")]
+    pub normalize_timeout: Duration,
     /// Allow URLs resolving to loopback, private or link-local addresses.
     pub allow_private_networks: bool,
 }

@@ -113,6 +113,12 @@ impl Settings {
             "expected 16 to 1080 (the service's widest image)",
         )?;
         check(
+            !self.image.normalize_timeout.is_zero(),
+            "image.normalize_timeout",
+            "\"0s\"",
+            "expected a positive duration",
+        )?;
+        check(
             (1..=100).contains(&self.image.normalize_quality),
             "image.normalize_quality",
             self.image.normalize_quality,

@@ -85,6 +85,11 @@ impl MemoryBudget {
         self.reserve_units(bytes.div_ceil(UNIT)).await
     }
 
+    /// Bytes in all.
+    pub fn total(&self) -> u64 {
+        u64::from(self.total_units) * UNIT
+    }
+
     /// Bytes not reserved now.
     pub fn available(&self) -> u64 {
         self.permits.available_permits() as u64 * UNIT

@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod guard;
+pub mod jpeg;
 pub mod normalize;
 pub mod rules;
 pub mod store;

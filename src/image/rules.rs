@@ -6,11 +6,11 @@
 pub const MAX_HEIGHT: u32 = 1920;
 /// Largest width the service accepts, in pixels, as displayed.
 pub const MAX_WIDTH: u32 = 1080;
-/// Largest image the service accepts, in bytes (10 MB).
-pub const SERVICE_MAX_BYTES: u64 = 10 * 1024 * 1024;
-/// Largest image sent inline as `FacePicture` (1 MB); larger ones go by the
-/// file-stream path.
-pub const INLINE_MAX_BYTES: u64 = 1024 * 1024;
+/// Largest image the service accepts, in bytes (10 MB, read the strict way).
+pub const SERVICE_MAX_BYTES: u64 = 10_000_000;
+/// Largest image sent inline as `FacePicture` (1 MB, read the strict way);
+/// larger ones go by the file-stream path.
+pub const INLINE_MAX_BYTES: u64 = 1_000_000;
 
 /// Why an image breaks the rules; each message is the `image_invalid` detail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +60,37 @@ pub enum ImageInvalid {
         /// Height as displayed.
         height: u32,
     },
+    /// Decoding would need more memory than the decoded-pixel share of
+    /// `worker.max_inflight_bytes`.
+    #[error(
+        "decoding the image would need {needed} bytes, over the {share} bytes of worker.max_inflight_bytes given to decoding"
+    )]
+    NeedsMemory {
+        /// Bytes the decode would hold at its peak.
+        needed: u64,
+        /// The decoded-pixel share.
+        share: u64,
+    },
+    /// Metadata (ICC profile, EXIF, XMP, text) larger than allowed.
+    #[error("the image's {what} are over {limit} bytes")]
+    Metadata {
+        /// Which metadata.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+    /// A JPEG with more scans than allowed.
+    #[error("the JPEG has more than {limit} scans")]
+    TooManyScans {
+        /// The limit.
+        limit: u32,
+    },
+    /// Normalizing took longer than `image.normalize_timeout`.
+    #[error("normalizing the image took longer than {limit:?} (image.normalize_timeout)")]
+    TimedOut {
+        /// `image.normalize_timeout`.
+        limit: std::time::Duration,
+    },
     /// Over 1080 wide or 1920 high as displayed.
     #[error(
         "the image is {width}x{height} (width x height) as displayed; at most 1080x1920 is allowed"
@@ -70,6 +101,30 @@ pub enum ImageInvalid {
         /// Height as displayed.
         height: u32,
     },
+}
+
+impl ImageInvalid {
+    /// Every value of [`reason`](Self::reason).
+    pub const REASONS: [&'static str; 7] = [
+        "pixels", "memory", "metadata", "scans", "timeout", "format", "rules",
+    ];
+
+    /// The `reason` label of `face_enroll_image_refused_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::TooManyPixels { .. } => "pixels",
+            Self::NeedsMemory { .. } => "memory",
+            Self::Metadata { .. } => "metadata",
+            Self::TooManyScans { .. } => "scans",
+            Self::TimedOut { .. } => "timeout",
+            Self::NotJpeg(_)
+            | Self::Truncated(_)
+            | Self::UnknownFormat(_)
+            | Self::Undecodable(_)
+            | Self::Malformed(_) => "format",
+            Self::TooManyBytes { .. } | Self::NotPortrait { .. } | Self::TooLarge { .. } => "rules",
+        }
+    }
 }
 
 /// What the bytes say about the image.
@@ -109,114 +164,17 @@ pub fn judge(info: JpegInfo) -> Result<JpegInfo, ImageInvalid> {
 
 /// Reads the frame size and EXIF orientation, and checks the JPEG is whole.
 pub fn inspect(bytes: &[u8]) -> Result<JpegInfo, ImageInvalid> {
-    if !bytes.starts_with(&[0xFF, 0xD8]) {
-        let hint = if bytes.starts_with(b"\x89PNG") {
-            "; it is a PNG"
-        } else {
-            ""
-        };
-        return Err(ImageInvalid::NotJpeg(hint));
-    }
-    let mut pos = 2;
-    let mut frame = None;
-    let mut orientation = 1;
-    loop {
-        let marker = next_marker(bytes, &mut pos)?;
-        match marker {
-            0xD9 => return Err(ImageInvalid::Malformed("end-of-image before any scan")),
-            0x01 | 0xD0..=0xD7 => continue,
-            _ => {}
-        }
-        let len = bytes
-            .get(pos..pos + 2)
-            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-            .ok_or(ImageInvalid::Truncated("a segment header is cut off"))?;
-        if len < 2 {
-            return Err(ImageInvalid::Malformed(
-                "a segment has an impossible length",
-            ));
-        }
-        let payload = bytes
-            .get(pos + 2..pos + len)
-            .ok_or(ImageInvalid::Truncated("a segment is cut off"))?;
-        pos += len;
-        match marker {
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                frame = Some(frame_size(payload)?);
-            }
-            0xE1 if payload.starts_with(b"Exif\0\0") => {
-                orientation = exif_orientation(&payload[6..]).unwrap_or(1);
-            }
-            0xDA => break,
-            _ => {}
-        }
-    }
-    let (width, height) =
-        frame.ok_or(ImageInvalid::Malformed("no frame header before the scan"))?;
-    if !has_end_marker(&bytes[pos..]) {
-        return Err(ImageInvalid::Truncated("no end-of-image marker"));
-    }
-    let (width, height) = if (5..=8).contains(&orientation) {
-        (height, width)
+    let layout = super::jpeg::walk(bytes)?;
+    let (width, height) = if (5..=8).contains(&layout.orientation) {
+        (layout.height, layout.width)
     } else {
-        (width, height)
+        (layout.width, layout.height)
     };
     Ok(JpegInfo {
         width,
         height,
-        orientation,
+        orientation: layout.orientation,
     })
-}
-
-/// Advances past the next marker (and any fill bytes) and returns its code.
-fn next_marker(bytes: &[u8], pos: &mut usize) -> Result<u8, ImageInvalid> {
-    if bytes.get(*pos) != Some(&0xFF) {
-        return match bytes.get(*pos) {
-            None => Err(ImageInvalid::Truncated(
-                "the data ends before the first scan",
-            )),
-            Some(_) => Err(ImageInvalid::Malformed("expected a segment marker")),
-        };
-    }
-    while bytes.get(*pos) == Some(&0xFF) {
-        *pos += 1;
-    }
-    let marker = *bytes
-        .get(*pos)
-        .ok_or(ImageInvalid::Truncated("the data ends inside a marker"))?;
-    *pos += 1;
-    Ok(marker)
-}
-
-/// Width and height from a start-of-frame payload.
-fn frame_size(payload: &[u8]) -> Result<(u32, u32), ImageInvalid> {
-    match payload {
-        [_, h1, h0, w1, w0, ..] => {
-            let height = u32::from(u16::from_be_bytes([*h1, *h0]));
-            let width = u32::from(u16::from_be_bytes([*w1, *w0]));
-            if height == 0 || width == 0 {
-                return Err(ImageInvalid::Malformed(
-                    "the frame header gives a zero size",
-                ));
-            }
-            Ok((width, height))
-        }
-        _ => Err(ImageInvalid::Malformed("the frame header is too short")),
-    }
-}
-
-/// The primary image's EXIF orientation, when present and valid.
-fn exif_orientation(tiff: &[u8]) -> Option<u16> {
-    let exif = exif::Reader::new().read_raw(tiff.to_vec()).ok()?;
-    let field = exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)?;
-    let value = u16::try_from(field.value.get_uint(0)?).ok()?;
-    (1..=8).contains(&value).then_some(value)
-}
-
-/// Whether the scan data holds an end-of-image marker (searched from the end,
-/// where it normally sits).
-fn has_end_marker(scan: &[u8]) -> bool {
-    scan.windows(2).rev().any(|w| w == [0xFF, 0xD9])
 }
 
 #[cfg(test)]

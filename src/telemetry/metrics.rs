@@ -8,6 +8,7 @@ use prometheus::{
 };
 
 use super::labels::{ImageOrigin, JobStatus, PublishResult};
+use crate::image::ImageInvalid;
 use crate::retry::RetryReason;
 
 /// The process's metrics, registered in their own registry.
@@ -34,6 +35,8 @@ pub struct Metrics {
     pub image_bytes: HistogramVec,
     /// Time to normalize one image (decode, orient, resample, encode).
     pub image_normalize: Histogram,
+    /// Pictures refused as `image_invalid`, by `reason`.
+    pub image_refused: IntCounterVec,
     /// 1 while connected to the broker.
     pub amqp_connected: IntGauge,
     /// Reconnections after a lost connection.
@@ -124,6 +127,13 @@ impl Metrics {
                 "Time to normalize one image: decode, orient, resample, encode.",
                 vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
             ))?,
+            image_refused: IntCounterVec::new(
+                Opts::new(
+                    "face_enroll_image_refused_total",
+                    "Pictures refused as image_invalid, by reason: pixels, memory, metadata, scans, timeout, format, rules.",
+                ),
+                &["reason"],
+            )?,
             amqp_connected: IntGauge::new(
                 "face_enroll_amqp_connected",
                 "1 while connected to the broker.",
@@ -179,6 +189,9 @@ impl Metrics {
         for stage in ["fetched", "sent"] {
             metrics.image_bytes.with_label_values(&[stage]);
         }
+        for reason in ImageInvalid::REASONS {
+            metrics.image_refused.with_label_values(&[reason]);
+        }
         for result in ["ok", "error"] {
             metrics.credentials_refreshes.with_label_values(&[result]);
         }
@@ -204,6 +217,7 @@ impl Metrics {
         r.register(Box::new(metrics.image_fetch_duration.clone()))?;
         r.register(Box::new(metrics.image_bytes.clone()))?;
         r.register(Box::new(metrics.image_normalize.clone()))?;
+        r.register(Box::new(metrics.image_refused.clone()))?;
         r.register(Box::new(metrics.amqp_connected.clone()))?;
         r.register(Box::new(metrics.amqp_reconnects.clone()))?;
         r.register(Box::new(metrics.amqp_node.clone()))?;
@@ -242,6 +256,13 @@ impl Metrics {
                 .with_label_values(&["fetched"])
                 .observe(bytes as f64);
         }
+    }
+
+    /// Counts a picture refused as `image_invalid`.
+    pub fn image_refused(&self, invalid: &ImageInvalid) {
+        self.image_refused
+            .with_label_values(&[invalid.reason()])
+            .inc();
     }
 
     /// Counts a picture handed to the service (inline or uploaded), and the

@@ -43,15 +43,15 @@ impl Road {
             }),
             FetchError::Refused(detail) => Stage::Failed(ErrorKind::ImageFetch, detail),
             FetchError::Invalid(invalid) => {
+                self.metrics.image_refused(&invalid);
                 Stage::Failed(ErrorKind::ImageInvalid, invalid.to_string())
             }
             FetchError::BadSource(detail) => Stage::BadSource(detail),
         })?;
-        let prepared = self
-            .normalizer
-            .prepare(bytes)
-            .await
-            .map_err(|e| Stage::Failed(ErrorKind::ImageInvalid, e.to_string()))?;
+        let prepared = self.normalizer.prepare(bytes).await.map_err(|invalid| {
+            self.metrics.image_refused(&invalid);
+            Stage::Failed(ErrorKind::ImageInvalid, invalid.to_string())
+        })?;
         let picture = self
             .policy
             .run_until(stop, || send_form(&self.client, &prepared.jpeg))

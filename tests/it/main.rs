@@ -9,6 +9,7 @@ mod cluster;
 mod commands;
 mod credentials;
 mod helpers;
+mod hostile;
 mod images;
 mod nodes;
 mod observability;

@@ -132,6 +132,7 @@ async fn counters_and_histograms_match_known_outcomes() {
         ("face_enroll_image_fetch_duration_seconds", "histogram"),
         ("face_enroll_image_bytes", "histogram"),
         ("face_enroll_image_normalize_seconds", "histogram"),
+        ("face_enroll_image_refused_total", "counter"),
         ("face_enroll_amqp_connected", "gauge"),
         ("face_enroll_amqp_reconnects_total", "counter"),
         ("face_enroll_circuit_open", "gauge"),

@@ -22,7 +22,7 @@ use crate::helpers::{api, credentials, enroll, quick_retry, road, sim_options, s
 use crate::stack::Stack;
 
 /// Serves `files` by name on a loopback port; returns the base URL.
-async fn serve(files: HashMap<String, Vec<u8>>) -> String {
+pub async fn serve(files: HashMap<String, Vec<u8>>) -> String {
     async fn file(
         State(files): State<Arc<HashMap<String, Vec<u8>>>>,
         Path(name): Path<String>,
@@ -123,7 +123,7 @@ async fn a_batch_of_phone_photos_ends_right_and_every_picture_sent_is_upright() 
         ("landscape", "it must be higher than wide"),
         ("bomb", "over the limit of 50000000 pixels"),
         ("truncated", "the JPEG is truncated"),
-        ("corrupt", "the image cannot be decoded"),
+        ("corrupt", "the JPEG is malformed"),
     ] {
         let data = by_id[name];
         assert_eq!(data["status"], "failed", "{name}: {data}");
@@ -147,6 +147,10 @@ async fn a_batch_of_phone_photos_ends_right_and_every_picture_sent_is_upright() 
         assert_upright_jpeg(&picture.jpeg, &picture.merchant_user_id);
     }
     let metrics = stack.metrics.render();
+    for (reason, count) in [("rules", 1), ("pixels", 1), ("format", 2)] {
+        let line = format!("face_enroll_image_refused_total{{reason=\"{reason}\"}} {count}");
+        assert!(metrics.contains(&line), "{line}\n{metrics}");
+    }
     assert!(
         metrics.contains(&format!(
             "face_enroll_image_normalize_seconds_count {}",

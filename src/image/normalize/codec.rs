@@ -1,14 +1,14 @@
 //! Decoding to RGB and encoding the result: JPEG through libjpeg-turbo
 //! (with its DCT scaling, which decodes a 12 MP photo at half size for about
-//! a third of the work), PNG and WebP through the `image` crate, resampling
+//! a third of the work), PNG and WebP through their own modules, resampling
 //! through `fast_image_resize` (Lanczos3).
 
 use fast_image_resize::{PixelType, Resizer, images::Image as FirImage};
-use image::ImageDecoder;
 use turbojpeg::{Colorspace, Compressor, Decompressor, Image, PixelFormat, ScalingFactor, Subsamp};
 
-use super::header::{Format, Header, other_decoder};
+use super::header::{Format, Header, Layout};
 use super::orient::Rgb;
+use crate::image::jpeg;
 use crate::image::rules::ImageInvalid;
 
 fn undecodable(e: impl std::fmt::Display) -> ImageInvalid {
@@ -26,28 +26,74 @@ pub fn dct_denominator(header: &Header, min_width: u32, min_height: u32) -> u32 
         .unwrap_or(1)
 }
 
-/// Bytes decoding `bytes` at `1/denominator` holds at its peak.
-pub fn decoded_bytes(header: &Header, denominator: u32) -> u64 {
-    let pixels = u64::from(header.width.div_ceil(denominator))
-        * u64::from(header.height.div_ceil(denominator));
-    // JPEG: CMYK needs 4 bytes a pixel and the RGB copy; PNG and WebP may
-    // decode to RGBA (or 16 bits) before the RGB copy.
-    match header.format {
-        Format::Jpeg => pixels * 7,
-        Format::Png | Format::WebP => pixels * 11,
-    }
+/// Bytes normalizing holds at its peak to decode the picture of `header`
+/// (at `1/denominator` for a JPEG) and resample it to `width` x `height`:
+/// what the decoder allocates, every conversion copy, and the resampler's
+/// intermediate and target images.
+pub fn peak_bytes(header: &Header, denominator: u32, width: u32, height: u32) -> u64 {
+    let decoding = match header.layout {
+        Layout::Jpeg(jpeg) => jpeg_bytes(&jpeg, denominator),
+        Layout::Png(png) => super::png::decoded_bytes(header.width, header.height, png),
+        Layout::WebP(webp) => super::webp::decoded_bytes(header.width, header.height, webp),
+    };
+    let (from_w, from_h) = decoded_size(header, denominator);
+    let (width, height) = (u64::from(width), u64::from(height));
+    // One pass of the two, whichever the resampler runs first.
+    let intermediate = 3 * (width * from_h).max(from_w * height);
+    let target = 3 * width * height;
+    // Resampling: what decoding left, the intermediate and the target.
+    // Encoding: the target, its upright copy and the encoder's buffer.
+    (decoding + intermediate + target).max(4 * target)
 }
 
-/// The stored picture as RGB, at `1/denominator` of its size for a JPEG.
-pub fn decode(bytes: &[u8], header: &Header, denominator: u32) -> Result<Rgb, ImageInvalid> {
+/// The size the decoder produces.
+fn decoded_size(header: &Header, denominator: u32) -> (u64, u64) {
+    let denominator = match header.layout {
+        Layout::Jpeg(jpeg) if !jpeg.lossless() => denominator,
+        _ => 1,
+    };
+    (
+        u64::from(header.width.div_ceil(denominator)),
+        u64::from(header.height.div_ceil(denominator)),
+    )
+}
+
+/// libjpeg-turbo's peak: the output (CMYK and its RGB copy, or RGB), the
+/// full-resolution coefficients of a buffered (progressive or multi-scan)
+/// JPEG whatever the scale, and its tables and row buffers.
+fn jpeg_bytes(jpeg: &jpeg::Layout, denominator: u32) -> u64 {
+    let denominator = if jpeg.lossless() { 1 } else { denominator };
+    let pixels =
+        u64::from(jpeg.width.div_ceil(denominator)) * u64::from(jpeg.height.div_ceil(denominator));
+    let output = if jpeg.components == 4 { 4 + 3 } else { 3 };
+    let coefficients = if jpeg.buffered() || jpeg.lossless() {
+        jpeg.coefficient_bytes()
+    } else {
+        0
+    };
+    pixels * output + coefficients + 64 * u64::from(jpeg.width) + (1 << 20)
+}
+
+/// The stored picture as RGB, at `1/denominator` of its size for a JPEG;
+/// the PNG and WebP decoders may allocate at most `limit` bytes.
+pub fn decode(
+    bytes: &[u8],
+    header: &Header,
+    denominator: u32,
+    limit: u64,
+) -> Result<Rgb, ImageInvalid> {
     match header.format {
         Format::Jpeg => decode_jpeg(bytes, denominator),
-        Format::Png | Format::WebP => decode_other(bytes, header.format),
+        Format::Png => super::png::decode(bytes, limit),
+        Format::WebP => super::webp::decode(bytes, limit),
     }
 }
 
 fn decode_jpeg(bytes: &[u8], denominator: u32) -> Result<Rgb, ImageInvalid> {
     let mut decompressor = Decompressor::new().map_err(undecodable)?;
+    decompressor
+        .set_scan_limit(jpeg::MAX_SCANS)
+        .map_err(undecodable)?;
     let scale = ScalingFactor::new(1, denominator as usize);
     let header = decompressor.read_header(bytes).map_err(undecodable)?;
     let scale = if header.is_lossless {
@@ -111,29 +157,6 @@ fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
         }
     }
     rgb
-}
-
-fn decode_other(bytes: &[u8], format: Format) -> Result<Rgb, ImageInvalid> {
-    let decoder = other_decoder(bytes, format)?;
-    let (width, height) = decoder.dimensions();
-    let picture = image::DynamicImage::from_decoder(decoder)
-        .map_err(|e| ImageInvalid::Undecodable(format!("{}: {e}", format.as_str())))?;
-    // Transparent pixels are laid on white, as a viewer shows them.
-    let rgba = picture.into_rgba8();
-    let pixels = rgba
-        .pixels()
-        .flat_map(|p| {
-            let [r, g, b, a] = p.0;
-            let over_white =
-                |c: u8| ((u32::from(c) * u32::from(a) + 255 * (255 - u32::from(a))) / 255) as u8;
-            [over_white(r), over_white(g), over_white(b)]
-        })
-        .collect();
-    Ok(Rgb {
-        pixels,
-        width,
-        height,
-    })
 }
 
 /// `picture` resampled (Lanczos3) to `width` x `height`; as it is when

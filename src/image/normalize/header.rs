@@ -1,11 +1,10 @@
 //! What an image's header says, read before any pixel is decoded: its
-//! format, its size as stored and its EXIF orientation.
+//! format, its size as stored, its EXIF orientation, and what its decoder
+//! will hold (the format's own walk of its markers or chunks).
 
-use std::io::Cursor;
-
-use image::ImageDecoder;
-
-use crate::image::rules::{self, ImageInvalid};
+use super::{png, webp};
+use crate::image::jpeg;
+use crate::image::rules::ImageInvalid;
 
 /// The formats normalizing decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +28,17 @@ impl Format {
     }
 }
 
+/// What the decoder of each format needs to know to say what it will hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Frame kind, sampling and scans.
+    Jpeg(jpeg::Layout),
+    /// Output samples a pixel.
+    Png(png::Layout),
+    /// Alpha or not.
+    WebP(webp::Layout),
+}
+
 /// An image's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
@@ -40,38 +50,43 @@ pub struct Header {
     pub height: u32,
     /// EXIF orientation, 1 to 8 (1 when absent).
     pub orientation: u16,
+    /// What decoding it involves.
+    pub layout: Layout,
 }
 
 impl Header {
     /// Reads the header of `bytes`; a JPEG must also be whole (end marker).
+    /// Walks the whole file (a JPEG's every marker), so it belongs off the
+    /// async thread for large pictures.
     pub fn read(bytes: &[u8]) -> Result<Self, ImageInvalid> {
-        match sniff(bytes)? {
+        let format = sniff(bytes)?;
+        let (width, height, orientation, layout) = match format {
             Format::Jpeg => {
-                let info = rules::inspect(bytes)?;
-                let (width, height) = if info.orientation >= 5 {
-                    (info.height, info.width)
-                } else {
-                    (info.width, info.height)
-                };
-                Ok(Self {
-                    format: Format::Jpeg,
-                    width,
-                    height,
-                    orientation: info.orientation,
-                })
-            }
-            format => {
-                let mut decoder = other_decoder(bytes, format)?;
-                let (width, height) = decoder.dimensions();
-                let orientation = decoder.orientation().map_or(1, |o| u16::from(o.to_exif()));
-                Ok(Self {
-                    format,
-                    width,
-                    height,
+                let walked = jpeg::walk(bytes)?;
+                let orientation = walked.orientation;
+                (
+                    walked.width,
+                    walked.height,
                     orientation,
-                })
+                    Layout::Jpeg(walked),
+                )
             }
-        }
+            Format::Png => {
+                let (w, h, o, layout) = png::walk(bytes)?;
+                (w, h, o, Layout::Png(layout))
+            }
+            Format::WebP => {
+                let (w, h, o, layout) = webp::walk(bytes)?;
+                (w, h, o, Layout::WebP(layout))
+            }
+        };
+        Ok(Self {
+            format,
+            width,
+            height,
+            orientation,
+            layout,
+        })
     }
 
     /// Whether the orientation swaps width and height.
@@ -112,25 +127,4 @@ fn sniff(bytes: &[u8]) -> Result<Format, ImageInvalid> {
         };
         Err(ImageInvalid::UnknownFormat(hint))
     }
-}
-
-/// A PNG or WebP decoder that has read the header and nothing more.
-pub(super) fn other_decoder(
-    bytes: &[u8],
-    format: Format,
-) -> Result<Box<dyn ImageDecoder + '_>, ImageInvalid> {
-    let undecodable =
-        |e: image::ImageError| ImageInvalid::Undecodable(format!("{}: {e}", format.as_str()));
-    let cursor = Cursor::new(bytes);
-    Ok(match format {
-        Format::Png => Box::new(image::codecs::png::PngDecoder::new(cursor).map_err(undecodable)?),
-        Format::WebP => {
-            Box::new(image::codecs::webp::WebPDecoder::new(cursor).map_err(undecodable)?)
-        }
-        Format::Jpeg => {
-            return Err(ImageInvalid::Undecodable(
-                "JPEG goes through libjpeg-turbo".into(),
-            ));
-        }
-    })
 }

@@ -5,14 +5,20 @@
 //! JPEG with no metadata. `image.normalize` says which pictures: `auto` only
 //! those breaking a rule this mends, `always` every one, `never` none.
 //!
-//! Bounded: the pixel count is judged from the header before anything is
-//! decoded, decoded pixels are charged to the memory budget, and the codecs
-//! run on the blocking pool, at most one per core, where a panic ends the
-//! job, not the process.
+//! Bounded, because pictures come from anyone: the header is walked (off the
+//! async thread) before anything is decoded, the pixel count judged from it,
+//! and the decode's real peak (see [`codec::peak_bytes`]) reserved from the
+//! decoded-pixel budget; a picture needing more than that whole budget is
+//! refused. The codecs run on the blocking pool, at most one per core, each
+//! with its own limits; one running past `image.normalize_timeout` is given
+//! up on, but its memory and its core stay counted until it really stops.
+//! A panic in a codec ends the job, not the process.
 
 pub mod codec;
 pub mod header;
 pub mod orient;
+pub mod png;
+pub mod webp;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +26,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 
-pub use header::{Format, Header};
+pub use header::{Format, Header, Layout};
 
 use super::budget::MemoryBudget;
 use super::rules::{self, INLINE_MAX_BYTES, ImageInvalid, JpegInfo, MAX_HEIGHT, MAX_WIDTH};
@@ -82,9 +88,15 @@ pub struct Normalizer {
     short_side: u32,
     quality: u8,
     max_pixels: u64,
+    timeout: Duration,
     budget: MemoryBudget,
     cores: Arc<Semaphore>,
+    cores_total: usize,
 }
+
+/// Pictures up to this size have their header read on the async thread: the
+/// walk takes microseconds.
+const READ_INLINE_BYTES: usize = 64 << 10;
 
 impl Normalizer {
     /// A normalizer charging decoded pixels to `budget`.
@@ -95,8 +107,10 @@ impl Normalizer {
             short_side: settings.normalize_short_side,
             quality: settings.normalize_quality,
             max_pixels: settings.max_pixels,
+            timeout: settings.normalize_timeout,
             budget,
             cores: Arc::new(Semaphore::new(cores)),
+            cores_total: cores,
         }
     }
 
@@ -132,15 +146,22 @@ impl Normalizer {
             .min(f64::from(MAX_HEIGHT) / f64::from(height))
             .min(1.0);
         let fit = |side: u32| ((f64::from(side) * scale).round() as u32).max(1);
-        Ok(Plan::Shrink {
-            width: fit(width),
-            height: fit(height),
-        })
+        let (width, height) = (fit(width), fit(height));
+        // A nearly square portrait must stay a portrait once rounded.
+        let height = height.max(width + 1).min(MAX_HEIGHT);
+        Ok(Plan::Shrink { width, height })
     }
 
     /// The picture to send for `bytes`, or why there is none.
     pub async fn prepare(&self, bytes: Bytes) -> Result<Prepared, ImageInvalid> {
-        let header = Header::read(&bytes)?;
+        let header = if bytes.len() <= READ_INLINE_BYTES {
+            Header::read(&bytes)?
+        } else {
+            let read = bytes.clone();
+            tokio::task::spawn_blocking(move || Header::read(&read))
+                .await
+                .map_err(|_| codec_failed())??
+        };
         let (width, height) = match self.plan(&header, bytes.len())? {
             Plan::AsIs => return as_is(bytes, &header),
             Plan::Shrink { width, height } => (width, height),
@@ -151,23 +172,32 @@ impl Normalizer {
             (width, height)
         };
         let denominator = codec::dct_denominator(&header, stored_width, stored_height);
-        let _memory = self
-            .budget
-            .reserve_exact(codec::decoded_bytes(&header, denominator))
-            .await;
-        let _core = self.cores.acquire().await;
+        let needed = codec::peak_bytes(&header, denominator, stored_width, stored_height);
+        let share = self.budget.total();
+        if needed > share {
+            return Err(ImageInvalid::NeedsMemory { needed, share });
+        }
+        let memory = self.budget.reserve_exact(needed).await;
+        let core = self.cores.clone().acquire_owned().await;
         let started = Instant::now();
         let before_bytes = bytes.len();
         let quality = self.quality;
         let work = tokio::task::spawn_blocking(move || {
-            let stored = codec::decode(&bytes, &header, denominator)?;
+            // Held until the codec has really stopped, even once the job has
+            // given up on it.
+            let _held = (memory, core);
+            let stored = codec::decode(&bytes, &header, denominator, needed)?;
             let small = codec::resize(stored, stored_width, stored_height)?;
-            codec::encode(&orient::apply(small, header.orientation), quality)
+            let jpeg = codec::encode(&orient::apply(small, header.orientation), quality)?;
+            let info = rules::check(&jpeg, rules::SERVICE_MAX_BYTES)?;
+            Ok::<_, ImageInvalid>((jpeg, info))
         });
-        let jpeg = work.await.map_err(|_| {
-            ImageInvalid::Undecodable("the image codec failed on this data".into())
-        })??;
-        let info = rules::check(&jpeg, rules::SERVICE_MAX_BYTES)?;
+        let (jpeg, info) = tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| ImageInvalid::TimedOut {
+                limit: self.timeout,
+            })?
+            .map_err(|_| codec_failed())??;
         Ok(Prepared {
             jpeg: Bytes::from(jpeg),
             info,
@@ -179,6 +209,16 @@ impl Normalizer {
             }),
         })
     }
+
+    /// Codecs running now (given up on or not).
+    pub fn running(&self) -> usize {
+        self.cores_total - self.cores.available_permits()
+    }
+}
+
+/// A codec that panicked: the job ends, the process goes on.
+fn codec_failed() -> ImageInvalid {
+    ImageInvalid::Undecodable("the image codec failed on this data".into())
 }
 
 /// `bytes` sent as they are: they must meet every rule already.

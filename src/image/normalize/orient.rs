@@ -12,6 +12,24 @@ pub struct Rgb {
     pub height: u32,
 }
 
+/// A sample `c` of alpha `a` laid on white, as a viewer shows it.
+pub fn over_white(c: u8, a: u8) -> u8 {
+    ((u32::from(c) * u32::from(a) + 255 * (255 - u32::from(a))) / 255) as u8
+}
+
+/// RGBA pixels laid on white, as RGB, in the same buffer (no copy).
+pub fn rgba_over_white(mut pixels: Vec<u8>) -> Vec<u8> {
+    let count = pixels.len() / 4;
+    for i in 0..count {
+        let [r, g, b, a] = [0, 1, 2, 3].map(|k| pixels[4 * i + k]);
+        pixels[3 * i] = over_white(r, a);
+        pixels[3 * i + 1] = over_white(g, a);
+        pixels[3 * i + 2] = over_white(b, a);
+    }
+    pixels.truncate(3 * count);
+    pixels
+}
+
 /// The picture as displayed: `stored` turned and mirrored as `orientation`
 /// says (1 and values outside 1..=8 leave it as it is).
 pub fn apply(stored: Rgb, orientation: u16) -> Rgb {
