@@ -257,7 +257,7 @@ async fn bare_loop(jobs: usize) -> f64 {
             .expect("session"),
     );
     let mut deliveries = session
-        .consume(&settings.amqp.jobs_queue, "bare")
+        .consume(&settings.amqp.jobs_queue, "bare", options.prefetch)
         .await
         .expect("consume");
     let permits = Arc::new(Semaphore::new(CONCURRENCY));

@@ -2,6 +2,7 @@
 //! once, and the copies of it the worker may publish (to a delay queue, to the
 //! dead-letter exchange).
 
+use bytes::Bytes;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicRejectOptions};
 
@@ -11,8 +12,10 @@ use super::message::Message;
 
 /// One delivery of a job, not yet acknowledged.
 pub struct Inbound {
-    /// Body, properties and the ack handle, as the broker sent them.
+    /// Properties and the ack handle, as the broker sent them.
     delivery: Delivery,
+    /// The body, taken out of the delivery so the job can share it.
+    body: Bytes,
     /// `x-face-enroll-round`: delay rounds done so far.
     round: u32,
     /// `x-face-enroll-attempts`: AddFaceRecord calls made in earlier rounds.
@@ -20,19 +23,21 @@ pub struct Inbound {
 }
 
 impl Inbound {
-    pub(super) fn new(delivery: Delivery) -> Self {
+    pub(super) fn new(mut delivery: Delivery) -> Self {
         let round = headers::read_count(&delivery.properties, ROUND);
         let attempts = headers::read_count(&delivery.properties, ATTEMPTS);
+        let body = Bytes::from(std::mem::take(&mut delivery.data));
         Self {
             delivery,
+            body,
             round,
             attempts,
         }
     }
 
     /// The body.
-    pub fn body(&self) -> &[u8] {
-        &self.delivery.data
+    pub fn body(&self) -> &Bytes {
+        &self.body
     }
 
     /// The `content_type` property.
@@ -64,7 +69,7 @@ impl Inbound {
                 (ATTEMPTS, headers::count(attempts)),
             ],
         );
-        Message::new("", queue, self.delivery.data.clone(), properties)
+        Message::new("", queue, self.body.to_vec(), properties)
     }
 
     /// A copy for the dead-letter `exchange`, with the reason in
@@ -72,12 +77,7 @@ impl Inbound {
     pub fn dead_letter_copy(&self, exchange: &str, routing_key: &str, reason: &str) -> Message {
         let properties =
             headers::with_headers(&self.delivery.properties, &[(ERROR, headers::text(reason))]);
-        Message::new(
-            exchange,
-            routing_key,
-            self.delivery.data.clone(),
-            properties,
-        )
+        Message::new(exchange, routing_key, self.body.to_vec(), properties)
     }
 
     /// Acknowledges the delivery; an ack the channel can no longer carry is

@@ -111,13 +111,26 @@ pub(super) async fn queue_counts(
 }
 
 /// The deliveries of one consumer.
-pub struct Deliveries(Consumer);
+pub struct Deliveries {
+    /// The broker client's consumer.
+    consumer: Consumer,
+    /// Its tag, unique on the channel: a cancelled consumer's tag is never
+    /// reused (a quorum queue may still deliver to it while it is cancelled).
+    tag: String,
+    /// How many consumers the channel had before this one.
+    generation: u32,
+}
 
 impl Deliveries {
+    /// The consumer tag.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
     /// The next delivery; an error when the channel failed or the broker
     /// cancelled the consumer.
     pub async fn next(&mut self) -> Result<Inbound, SessionEnded> {
-        match self.0.next().await {
+        match self.consumer.next().await {
             Some(Ok(delivery)) => Ok(Inbound::new(delivery)),
             Some(Err(e)) => Err(SessionEnded::Channel(e)),
             None => Err(SessionEnded::ConsumerCancelled),
@@ -155,9 +168,6 @@ impl Session {
             let _ = declare.close(200, "declared".into()).await;
         }
         let consume = connection.create_channel().await?;
-        consume
-            .basic_qos(options.prefetch, BasicQosOptions::default())
-            .await?;
         let publish = connection.create_channel().await?;
         publish
             .confirm_select(ConfirmSelectOptions::default())
@@ -171,8 +181,16 @@ impl Session {
         })
     }
 
-    /// Starts consuming `queue`.
-    pub async fn consume(&self, queue: &str, tag: &str) -> Result<Deliveries, SessionEnded> {
+    /// Starts consuming `queue` with at most `prefetch` deliveries unacked.
+    pub async fn consume(
+        &self,
+        queue: &str,
+        tag: &str,
+        prefetch: u16,
+    ) -> Result<Deliveries, SessionEnded> {
+        self.consume
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
         let consumer = self
             .consume
             .basic_consume(
@@ -182,7 +200,44 @@ impl Session {
                 FieldTable::default(),
             )
             .await?;
-        Ok(Deliveries(consumer))
+        Ok(Deliveries {
+            consumer,
+            tag: tag.to_owned(),
+            generation: 0,
+        })
+    }
+
+    /// Starts the consumer of `deliveries` again with `prefetch`, under a new
+    /// tag: the old one is cancelled, and what it had received is handed to
+    /// `pending`.
+    pub async fn restart(
+        &self,
+        deliveries: &mut Deliveries,
+        queue: &str,
+        prefetch: u16,
+        pending: &mut std::collections::VecDeque<Inbound>,
+    ) -> Result<(), SessionEnded> {
+        self.cancel(&deliveries.tag).await?;
+        // Deliveries sent before the cancel came back are queued before its end.
+        loop {
+            match deliveries.next().await {
+                Ok(inbound) => pending.push_back(inbound),
+                Err(SessionEnded::ConsumerCancelled) => break,
+                Err(ended) => return Err(ended),
+            }
+        }
+        let generation = deliveries.generation + 1;
+        let base = deliveries
+            .tag
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        *deliveries = self
+            .consume(queue, &format!("{base}#{generation}"), prefetch)
+            .await?;
+        deliveries.generation = generation;
+        Ok(())
     }
 
     /// Stops the consumer: no new deliveries arrive; unacked ones stay unacked.

@@ -111,6 +111,7 @@ async fn drive(settings: &Settings, images: &str, health: &Health) -> anyhow::Re
     client.publish_all(messages, || {}).await?;
     println!("published {} jobs; their result events:\n", jobs.len());
     let mut statuses: Vec<String> = Vec::new();
+    let mut bad_jobs = 0;
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while statuses.len() < jobs.len() {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -120,11 +121,20 @@ async fn drive(settings: &Settings, images: &str, health: &Health) -> anyhow::Re
         let event: Value = serde_json::from_slice(&received.body).unwrap_or_default();
         println!("{}", describe(&event["data"]));
         statuses.push(event["data"]["status"].as_str().unwrap_or("?").to_owned());
+        bad_jobs += u32::from(event["data"]["error"]["kind"] == "bad_job");
     }
-    let dead = client
-        .queue_len(&settings.amqp.dead_letter_queue)
-        .await
-        .unwrap_or(0);
+    // A bad job's copy reaches the dead-letter queue just after its event.
+    let mut dead = 0;
+    while tokio::time::Instant::now() < deadline {
+        dead = client
+            .queue_len(&settings.amqp.dead_letter_queue)
+            .await
+            .unwrap_or(0);
+        if dead >= bad_jobs {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let count = |s: &str| statuses.iter().filter(|x| *x == s).count();
     println!(
         "\n{} of {} events arrived: {} succeeded, {} rejected, {} failed; {} bad message(s) kept in the dead-letter queue",

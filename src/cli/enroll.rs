@@ -88,7 +88,7 @@ async fn picture(
     policy: &RetryPolicy,
     client: &Client,
 ) -> anyhow::Result<Picture> {
-    let (fetching, decoding) = split_budget(settings.worker.max_inflight_bytes);
+    let budgets = split_budget(settings.worker.max_inflight_bytes);
     let bytes = match (&args.image_url, &args.image_file, &args.image_key) {
         (Some(url), _, _) if args.send_as_url => return Ok(Picture::Url(url.to_string())),
         (_, Some(path), _) => {
@@ -102,7 +102,7 @@ async fn picture(
                     anyhow::bail!("one of --image-url, --image-file, --image-key is needed")
                 }
             };
-            let fetcher = Fetcher::new(&settings.image, &settings.object_store, fetching)?;
+            let fetcher = Fetcher::new(&settings.image, &settings.object_store, budgets.fetched)?;
             let (bytes, _reservation) = policy
                 .run(|| fetcher.fetch(&source))
                 .await
@@ -110,7 +110,7 @@ async fn picture(
             bytes
         }
     };
-    let prepared = Normalizer::new(&settings.image, decoding)
+    let prepared = Normalizer::new(&settings.image, budgets.decoding)
         .prepare(bytes)
         .await
         .context("the image cannot be sent")?;

@@ -1,7 +1,8 @@
-//! The memory budget of images in flight (`worker.max_inflight_bytes`): a job
-//! reserves its share once its image's size is known, before reading it, and
-//! holds it until its call is done, so peak memory follows the setting, not
-//! the images.
+//! The memory budget of jobs in flight (`worker.max_inflight_bytes`): a
+//! delivery's body is charged the moment it arrives, a picture once its size
+//! is known (before reading it), decoded pixels before the decoder starts;
+//! each is held until the job no longer needs it, so peak memory follows the
+//! setting, not the messages and pictures.
 
 use std::sync::Arc;
 
@@ -14,17 +15,29 @@ pub const COST_PER_IMAGE_BYTE: u64 = 3;
 /// Reservations are counted in KiB, so any budget fits the semaphore.
 const UNIT: u64 = 1024;
 
-/// `worker.max_inflight_bytes` split in two: three quarters for images as
-/// fetched (and their encodings), a quarter for decoded pixels. Two pools,
-/// taken in that order and the second given back first, so a job holding
-/// its image never waits for room that only its own kind could free: one
-/// pool would deadlock once fetched images filled it.
-pub fn split_budget(total: u64) -> (MemoryBudget, MemoryBudget) {
-    let decoding = total / 4;
-    (
-        MemoryBudget::new(total - decoding),
-        MemoryBudget::new(decoding),
-    )
+/// `worker.max_inflight_bytes` in three pools, one per kind of memory a job
+/// holds, taken in this order and given back in the reverse: so a job
+/// holding one never waits for room that only its own kind could free (one
+/// pool would deadlock once bodies, or fetched images, filled it).
+#[derive(Debug, Clone)]
+pub struct Budgets {
+    /// A quarter: delivered message bodies, from their arrival to their ack
+    /// (an inline picture's base64 is one).
+    pub bodies: MemoryBudget,
+    /// Half: pictures as fetched or decoded from base64, and their encodings.
+    pub fetched: MemoryBudget,
+    /// A quarter: decoded pixels, while normalizing.
+    pub decoding: MemoryBudget,
+}
+
+/// `total` (`worker.max_inflight_bytes`) split into its pools.
+pub fn split_budget(total: u64) -> Budgets {
+    let quarter = total / 4;
+    Budgets {
+        bodies: MemoryBudget::new(quarter),
+        fetched: MemoryBudget::new(total - 2 * quarter),
+        decoding: MemoryBudget::new(quarter),
+    }
 }
 
 /// Shared by every job of the process.

@@ -109,10 +109,8 @@ impl Fetcher {
             },
             ImageSource::Inline(data) => {
                 let size = check_inline_size(data, self.max_bytes)?;
-                // The base64 text is held twice while the job runs (the
-                // delivery's body and the parsed job), beside the picture.
-                let text = (2 * data.len() as u64).div_ceil(COST_PER_IMAGE_BYTE);
-                let reservation = self.budget.reserve(size + text).await;
+                // The base64 text is the delivery's body, charged as such.
+                let reservation = self.budget.reserve(size).await;
                 Ok((decode_inline(data, self.max_bytes)?, reservation))
             }
         }
@@ -121,7 +119,7 @@ impl Fetcher {
 
 /// The most bytes inline base64 decodes to, refusing data over the limit
 /// before decoding it.
-fn check_inline_size(data: &str, max_bytes: u64) -> Result<u64, FetchError> {
+fn check_inline_size(data: &[u8], max_bytes: u64) -> Result<u64, FetchError> {
     let decoded_at_most = (data.len() as u64).div_ceil(4) * 3;
     let decoded_at_least = decoded_at_most.saturating_sub(2);
     if decoded_at_least > max_bytes {
@@ -134,7 +132,7 @@ fn check_inline_size(data: &str, max_bytes: u64) -> Result<u64, FetchError> {
 }
 
 /// Decodes inline base64 of a size already checked.
-fn decode_inline(data: &str, max_bytes: u64) -> Result<Bytes, FetchError> {
+fn decode_inline(data: &[u8], max_bytes: u64) -> Result<Bytes, FetchError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
         .map_err(|e| FetchError::BadSource(format!("image.base64 does not decode: {e}")))?;
@@ -152,7 +150,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn an_inline_picture_is_charged_with_its_text() {
+    async fn an_inline_picture_is_charged_as_a_picture() {
         let budget = MemoryBudget::new(64 << 20);
         let fetcher = Fetcher::new(
             &ImageSettings::default(),
@@ -163,13 +161,14 @@ mod tests {
         let picture = vec![7u8; 3 << 20];
         let text = base64::engine::general_purpose::STANDARD.encode(&picture);
         let (bytes, _held) = fetcher
-            .fetch(&ImageSource::Inline(text.clone()))
+            .fetch(&ImageSource::Inline(text.clone().into()))
             .await
             .unwrap();
         assert_eq!(bytes.len(), picture.len());
         let charged = (64 << 20) - budget.available();
-        // Three times the picture (bytes, base64, form body) and the job's text twice.
-        let expected = 3 * picture.len() as u64 + 2 * text.len() as u64;
+        // Three times the picture (bytes, base64, form body); its text is
+        // the delivery's body, charged to the bodies' pool.
+        let expected = 3 * picture.len() as u64;
         assert!(
             charged >= expected && charged <= expected + (8 << 10),
             "{charged} vs {expected}"

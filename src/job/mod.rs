@@ -10,6 +10,7 @@ mod parse;
 use serde_json::Value;
 
 pub use fields::{FaceGroupCode, JobId, MAX_METADATA_BYTES, MerchantUserId};
+pub use parse::max_message_bytes;
 
 /// Where a job's image is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +19,8 @@ pub enum ImageSource {
     Url(url::Url),
     /// Read from the configured object store.
     Key(String),
-    /// Carried in the job, base64-encoded.
-    Inline(String),
+    /// Carried in the job: its base64 text, as delivered.
+    Inline(bytes::Bytes),
 }
 
 /// A valid job.

@@ -1,11 +1,89 @@
 //! Reading a delivery's body into a [`Job`]: plain JSON or a CloudEvents
 //! envelope, every rule of the job schema checked.
+//!
+//! Bounded, because messages come from anyone: a body over the limit is
+//! refused before it is parsed, and the body is read straight into the
+//! fields the job has (each one a slice of the body until it is checked),
+//! never into a generic tree; an inline picture's base64 stays where it was
+//! delivered, shared with the delivery rather than copied.
+
+use std::borrow::Cow;
 
 use base64::Engine;
-use serde_json::{Map, Value};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::fields::MAX_METADATA_BYTES;
 use super::{BadJob, Echo, FaceGroupCode, ImageSource, Job, JobId, MerchantUserId};
+
+/// Slack beside the base64 of the largest picture: the other fields, the
+/// metadata, and a CloudEvents envelope.
+const ENVELOPE_BYTES: usize = 64 << 10;
+
+/// The largest message a job can be when its picture may be `image_max_bytes`
+/// (inline, base64, inside a CloudEvent's `data_base64`): larger ones are
+/// bad jobs, refused unread.
+pub fn max_message_bytes(image_max_bytes: u64) -> usize {
+    let base64 = |n: u64| n.div_ceil(3).saturating_mul(4);
+    let job = base64(image_max_bytes).saturating_add(ENVELOPE_BYTES as u64);
+    usize::try_from(base64(job).saturating_add(ENVELOPE_BYTES as u64)).unwrap_or(usize::MAX)
+}
+
+/// One member of the message, as it was written; `None` when absent.
+#[derive(Default, Clone, Copy)]
+struct Field<'a>(Option<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&RawValue>::deserialize(d).map(|raw| Field(Some(raw)))
+    }
+}
+
+/// The members of a job, and those of a CloudEvents envelope around it.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Members<'a> {
+    #[serde(borrow)]
+    job_id: Field<'a>,
+    #[serde(borrow)]
+    face_group_code: Field<'a>,
+    #[serde(borrow)]
+    merchant_user_id: Field<'a>,
+    #[serde(borrow)]
+    image: Field<'a>,
+    #[serde(borrow)]
+    face_quality_check: Field<'a>,
+    #[serde(borrow)]
+    metadata: Field<'a>,
+    #[serde(borrow)]
+    specversion: Field<'a>,
+    #[serde(borrow)]
+    id: Field<'a>,
+    #[serde(borrow)]
+    source: Field<'a>,
+    #[serde(borrow, rename = "type")]
+    kind: Field<'a>,
+    #[serde(borrow)]
+    data: Field<'a>,
+    #[serde(borrow)]
+    data_base64: Field<'a>,
+}
+
+/// The members of `image`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ImageMembers<'a> {
+    #[serde(borrow)]
+    url: Field<'a>,
+    #[serde(borrow)]
+    key: Field<'a>,
+    #[serde(borrow)]
+    base64: Field<'a>,
+    #[serde(borrow)]
+    send_as_url: Field<'a>,
+}
 
 impl Job {
     /// The fields a failed event echoes, for a job found bad after parsing.
@@ -17,74 +95,108 @@ impl Job {
         }
     }
 
-    /// Parses a delivery's body; `content_type` tells a CloudEvents envelope.
+    /// Parses a message's body; `content_type` tells a CloudEvents envelope.
     pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Self, BadJob> {
-        let bad = |reason: &str| BadJob {
-            reason: reason.into(),
+        Self::parse_delivered(&Bytes::copy_from_slice(body), content_type, usize::MAX)
+    }
+
+    /// Parses a delivery's body of at most `max_bytes` (see
+    /// [`max_message_bytes`]); an inline picture shares the body's memory.
+    pub fn parse_delivered(
+        body: &Bytes,
+        content_type: Option<&str>,
+        max_bytes: usize,
+    ) -> Result<Self, BadJob> {
+        let bad = |reason: String| BadJob {
+            reason,
             job_id: None,
             echo: Box::default(),
         };
-        let text = std::str::from_utf8(body).map_err(|_| bad("the message is not UTF-8"))?;
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| bad(&format!("the message is not JSON: {e}")))?;
-        let Value::Object(object) = value else {
-            return Err(bad("the message is not a JSON object"));
-        };
+        if body.len() > max_bytes {
+            return Err(bad(format!(
+                "the message is {} bytes, over the limit of {max_bytes} bytes (a picture of image.max_bytes, inline)",
+                body.len()
+            )));
+        }
+        let members = members(body).map_err(bad)?;
         // An envelope by its content type, or by every attribute CloudEvents
         // requires; a plain job with one extra `specversion` stays a plain job.
         let cloud_event = content_type
             .is_some_and(|t| t.starts_with("application/cloudevents+json"))
-            || ["specversion", "id", "source", "type"]
-                .iter()
-                .all(|k| object.contains_key(*k));
-        let object = if cloud_event {
-            unwrap_envelope(object).map_err(|r| bad(&r))?
-        } else {
-            object
-        };
-        from_object(&object)
-    }
-}
-
-/// The job inside a CloudEvents envelope: `data` (an object) or `data_base64`.
-fn unwrap_envelope(mut envelope: Map<String, Value>) -> Result<Map<String, Value>, String> {
-    match (envelope.remove("data"), envelope.remove("data_base64")) {
-        (Some(Value::Object(data)), None) => Ok(data),
-        (None, Some(Value::String(encoded))) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|_| "the CloudEvent's data_base64 does not decode".to_owned())?;
-            match serde_json::from_slice(&bytes) {
-                Ok(Value::Object(data)) => Ok(data),
-                _ => Err("the CloudEvent's data_base64 is not a JSON object".into()),
-            }
+            || [
+                members.specversion,
+                members.id,
+                members.source,
+                members.kind,
+            ]
+            .iter()
+            .all(|f| f.0.is_some());
+        if !cloud_event {
+            return from_members(&members, body);
         }
-        _ => Err(
-            "the CloudEvent carries no job: data must be a JSON object, or data_base64 its JSON"
-                .into(),
-        ),
+        match (members.data.0, members.data_base64.0) {
+            (Some(data), None) if data.get().starts_with('{') => {
+                let inner = object(data.get().as_bytes()).map_err(bad)?;
+                from_members(&inner, body)
+            }
+            (None, Some(encoded)) => {
+                let decoded = string(Some(encoded))
+                    .ok()
+                    .flatten()
+                    .and_then(|text| {
+                        base64::engine::general_purpose::STANDARD
+                            .decode(text.as_bytes())
+                            .ok()
+                    })
+                    .ok_or_else(|| bad("the CloudEvent's data_base64 does not decode".into()))?;
+                let decoded = Bytes::from(decoded);
+                let inner = object(&decoded).map_err(|_| {
+                    bad("the CloudEvent's data_base64 is not a JSON object".into())
+                })?;
+                from_members(&inner, &decoded)
+            }
+            _ => Err(bad(
+                "the CloudEvent carries no job: data must be a JSON object, or data_base64 its JSON"
+                    .into(),
+            )),
+        }
     }
 }
 
-fn from_object(object: &Map<String, Value>) -> Result<Job, BadJob> {
+/// The members of the JSON object in `body`.
+fn members(body: &[u8]) -> Result<Members<'_>, String> {
+    std::str::from_utf8(body).map_err(|_| "the message is not UTF-8".to_owned())?;
+    object(body)
+}
+
+/// The members of `text`, which must be one JSON object.
+fn object(text: &[u8]) -> Result<Members<'_>, String> {
+    let raw: &RawValue =
+        serde_json::from_slice(text).map_err(|e| format!("the message is not JSON: {e}"))?;
+    if !raw.get().starts_with('{') {
+        return Err("the message is not a JSON object".into());
+    }
+    serde_json::from_str(raw.get()).map_err(|e| format!("the message is not a valid job: {e}"))
+}
+
+fn from_members(members: &Members<'_>, body: &Bytes) -> Result<Job, BadJob> {
     let echo = Box::new(Echo {
-        face_group_code: object
-            .get("face_group_code")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        merchant_user_id: object
-            .get("merchant_user_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        metadata: object
-            .get("metadata")
-            .filter(|m| metadata_size(m) <= MAX_METADATA_BYTES)
-            .cloned(),
+        face_group_code: string(members.face_group_code.0)
+            .ok()
+            .flatten()
+            .map(Cow::into_owned),
+        merchant_user_id: string(members.merchant_user_id.0)
+            .ok()
+            .flatten()
+            .map(Cow::into_owned),
+        metadata: metadata(members.metadata.0).ok().flatten(),
     });
-    let job_id = match object.get("job_id") {
-        Some(Value::String(text)) => JobId::parse(text),
-        Some(_) => Err("job_id must be a string".into()),
-        None => Err("job_id is missing".into()),
+    let job_id = match members.job_id.0 {
+        None => Err("job_id is missing".to_owned()),
+        Some(raw) => match string(Some(raw)) {
+            Ok(Some(text)) => JobId::parse(&text),
+            _ => Err("job_id must be a string".into()),
+        },
     };
     let fail = |reason: String, job_id: Option<JobId>| BadJob {
         reason,
@@ -93,25 +205,19 @@ fn from_object(object: &Map<String, Value>) -> Result<Job, BadJob> {
     };
     let job_id = job_id.map_err(|reason| fail(reason, None))?;
     let rest = || -> Result<Job, String> {
-        let face_group_code = FaceGroupCode::parse(required_str(object, "face_group_code")?)?;
-        let merchant_user_id = optional_str(object, "merchant_user_id")?
-            .map(MerchantUserId::parse)
+        let face_group_code = string(members.face_group_code.0)
+            .map_err(|()| "face_group_code must be a string".to_owned())?
+            .ok_or("face_group_code is missing")?;
+        let face_group_code = FaceGroupCode::parse(&face_group_code)?;
+        let merchant_user_id = string(members.merchant_user_id.0)
+            .map_err(|()| "merchant_user_id must be a string".to_owned())?
+            .map(|text| MerchantUserId::parse(&text))
             .transpose()?;
-        let face_quality_check = match object.get("face_quality_check") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err("face_quality_check must be true or false".into()),
-        };
-        let metadata = object.get("metadata").filter(|m| !m.is_null()).cloned();
-        if metadata
-            .as_ref()
-            .is_some_and(|m| metadata_size(m) > MAX_METADATA_BYTES)
-        {
-            return Err(format!(
-                "metadata is over {MAX_METADATA_BYTES} bytes as compact JSON"
-            ));
-        }
-        let (image, send_as_url) = image(object.get("image").ok_or("image is missing")?)?;
+        let face_quality_check = flag(members.face_quality_check.0)
+            .map_err(|()| "face_quality_check must be true or false".to_owned())?;
+        let metadata = metadata(members.metadata.0)?;
+        let image = members.image.0.ok_or("image is missing")?;
+        let (image, send_as_url) = image_source(image, body)?;
         Ok(Job {
             job_id: job_id.clone(),
             face_group_code,
@@ -125,51 +231,80 @@ fn from_object(object: &Map<String, Value>) -> Result<Job, BadJob> {
     rest().map_err(|reason| fail(reason, Some(job_id.clone())))
 }
 
-fn required_str<'a>(object: &'a Map<String, Value>, key: &str) -> Result<&'a str, String> {
-    match object.get(key) {
-        Some(Value::String(text)) => Ok(text),
-        None | Some(Value::Null) => Err(format!("{key} is missing")),
-        Some(_) => Err(format!("{key} must be a string")),
+/// A string member: `Ok(None)` when absent or null, `Err` when not a string.
+fn string(raw: Option<&RawValue>) -> Result<Option<Cow<'_, str>>, ()> {
+    let Some(raw) = raw.filter(|r| r.get() != "null") else {
+        return Ok(None);
+    };
+    if let Ok(text) = serde_json::from_str::<&str>(raw.get()) {
+        return Ok(Some(Cow::Borrowed(text)));
+    }
+    // Escapes in it: read into a string of its own.
+    serde_json::from_str::<String>(raw.get())
+        .map(|text| Some(Cow::Owned(text)))
+        .map_err(|_| ())
+}
+
+/// A boolean member, false when absent or null.
+fn flag(raw: Option<&RawValue>) -> Result<bool, ()> {
+    match raw.map(RawValue::get) {
+        None | Some("null" | "false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(()),
     }
 }
 
-fn optional_str<'a>(object: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(format!("{key} must be a string")),
+/// The metadata, within its limit of compact JSON bytes.
+fn metadata(raw: Option<&RawValue>) -> Result<Option<Value>, String> {
+    let Some(raw) = raw.filter(|r| r.get() != "null") else {
+        return Ok(None);
+    };
+    let over = || format!("metadata is over {MAX_METADATA_BYTES} bytes as compact JSON");
+    // Whitespace aside, the text is the compact JSON: far over is over.
+    if raw.get().len() > 16 * MAX_METADATA_BYTES {
+        return Err(over());
     }
+    let value: Value = serde_json::from_str(raw.get()).map_err(|_| over())?;
+    let compact = serde_json::to_vec(&value).map_or(usize::MAX, |v| v.len());
+    if compact > MAX_METADATA_BYTES {
+        return Err(over());
+    }
+    Ok(Some(value))
 }
 
 /// The image source: exactly one of `url`, `key`, `base64`.
-fn image(value: &Value) -> Result<(ImageSource, bool), String> {
-    let Value::Object(image) = value else {
+fn image_source(raw: &RawValue, body: &Bytes) -> Result<(ImageSource, bool), String> {
+    if !raw.get().starts_with('{') {
         return Err("image must be an object".into());
-    };
-    let send_as_url = match image.get("send_as_url") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err("image.send_as_url must be true or false".into()),
-    };
-    let given: Vec<&str> = ["url", "key", "base64"]
-        .into_iter()
-        .filter(|k| image.contains_key(*k))
-        .collect();
-    let [kind] = given.as_slice() else {
+    }
+    let image: ImageMembers<'_> =
+        serde_json::from_str(raw.get()).map_err(|e| format!("image is not readable: {e}"))?;
+    let send_as_url = flag(image.send_as_url.0)
+        .map_err(|()| "image.send_as_url must be true or false".to_owned())?;
+    let given: Vec<(&str, &RawValue)> = [
+        ("url", image.url),
+        ("key", image.key),
+        ("base64", image.base64),
+    ]
+    .into_iter()
+    .filter_map(|(name, field)| field.0.map(|raw| (name, raw)))
+    .collect();
+    let [(kind, value)] = given.as_slice() else {
         return Err(format!(
             "image must have exactly one of url, key, base64 (found {})",
             given.len()
         ));
     };
-    let Some(Value::String(text)) = image.get(*kind) else {
-        return Err(format!("image.{kind} must be a string"));
-    };
+    let text = string(Some(value))
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("image.{kind} must be a string"))?;
     if send_as_url && *kind != "url" {
         return Err("image.send_as_url goes only with image.url".into());
     }
     let source = match *kind {
         "url" => {
-            let url = url::Url::parse(text).map_err(|e| format!("image.url is not a URL: {e}"))?;
+            let url = url::Url::parse(&text).map_err(|e| format!("image.url is not a URL: {e}"))?;
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(format!(
                     "image.url must be http or https, not {}",
@@ -182,13 +317,23 @@ fn image(value: &Value) -> Result<(ImageSource, bool), String> {
             if text.is_empty() || text.starts_with('/') || text.split('/').any(|s| s == "..") {
                 return Err("image.key must be a relative object key without .. segments".into());
             }
-            ImageSource::Key(text.to_owned())
+            ImageSource::Key(text.into_owned())
         }
-        _ => ImageSource::Inline(text.to_owned()),
+        _ => ImageSource::Inline(match text {
+            Cow::Borrowed(text) => shared(body, text),
+            Cow::Owned(text) => Bytes::from(text),
+        }),
     };
     Ok((source, send_as_url))
 }
 
-fn metadata_size(value: &Value) -> usize {
-    serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
+/// `text`, a part of `body`, as a slice sharing the body's memory.
+fn shared(body: &Bytes, text: &str) -> Bytes {
+    let range = body.as_ptr_range();
+    let (start, end) = (text.as_ptr(), text.as_ptr().wrapping_add(text.len()));
+    if range.start <= start && end <= range.end {
+        body.slice_ref(text.as_bytes())
+    } else {
+        Bytes::copy_from_slice(text.as_bytes())
+    }
 }

@@ -210,3 +210,58 @@ fn a_plain_job_with_an_extra_specversion_is_a_plain_job() {
     let not_a_job = json!({"specversion": "1.0", "id": "e", "source": "s", "type": "t", "data": 7});
     assert!(Job::parse(not_a_job.to_string().as_bytes(), None).is_err());
 }
+
+#[test]
+fn a_message_over_the_limit_is_refused_unread() {
+    let body = bytes::Bytes::from(valid().to_string());
+    let bad = Job::parse_delivered(&body, None, body.len() - 1).unwrap_err();
+    assert_eq!(
+        bad.reason,
+        format!(
+            "the message is {} bytes, over the limit of {} bytes (a picture of image.max_bytes, inline)",
+            body.len(),
+            body.len() - 1
+        )
+    );
+    assert_eq!(bad.job_id, None);
+    assert!(Job::parse_delivered(&body, None, body.len()).is_ok());
+}
+
+#[test]
+fn the_limit_fits_the_largest_picture_inline_even_in_data_base64() {
+    let picture = vec![0xA5u8; 300_000];
+    let mut job = valid();
+    job["image"] = json!({"base64": base64::engine::general_purpose::STANDARD.encode(&picture)});
+    let encoded = base64::engine::general_purpose::STANDARD.encode(job.to_string());
+    let envelope = json!({"specversion": "1.0", "id": "e", "source": "s", "type": "t", "data_base64": encoded});
+    let body = bytes::Bytes::from(envelope.to_string());
+    let limit = max_message_bytes(picture.len() as u64);
+    assert!(body.len() <= limit, "{} > {limit}", body.len());
+    assert!(Job::parse_delivered(&body, None, limit).is_ok());
+}
+
+#[test]
+fn inline_base64_shares_the_delivered_body() {
+    let mut job = valid();
+    job["image"] = json!({"base64": "AAAA".repeat(1000)});
+    let body = bytes::Bytes::from(job.to_string());
+    let parsed = Job::parse_delivered(&body, None, usize::MAX).unwrap();
+    let ImageSource::Inline(text) = parsed.image else {
+        panic!("inline")
+    };
+    assert_eq!(text.len(), 4000);
+    let within = body.as_ptr_range();
+    assert!(
+        within.contains(&text.as_ptr()),
+        "a slice of the body, not a copy"
+    );
+}
+
+#[test]
+fn a_string_with_escapes_is_read_whole() {
+    let mut job = valid();
+    job["face_group_code"] = json!("a\u{0062}c");
+    let body = job.to_string().replace("abc", "a\\u0062c");
+    let parsed = Job::parse(body.as_bytes(), None).unwrap();
+    assert_eq!(parsed.face_group_code.as_str(), "abc");
+}

@@ -13,6 +13,7 @@ mod picture;
 pub mod road;
 mod session_loop;
 mod steps;
+mod window;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,10 +90,11 @@ impl Road {
         credentials: impl Into<Keyring>,
         metrics: Metrics,
     ) -> Result<Self, WorkerError> {
-        let (fetching, decoding) = split_budget(settings.worker.max_inflight_bytes);
+        let budgets = split_budget(settings.worker.max_inflight_bytes);
         Ok(Self {
-            fetcher: Fetcher::new(&settings.image, &settings.object_store, fetching)?,
-            normalizer: Normalizer::new(&settings.image, decoding),
+            fetcher: Fetcher::new(&settings.image, &settings.object_store, budgets.fetched)?,
+            normalizer: Normalizer::new(&settings.image, budgets.decoding),
+            bodies: budgets.bodies,
             client: Client::new(&settings.api, credentials)?,
             limiter: Arc::new(RateLimiter::new(settings.api.qps_limit)),
             policy: RetryPolicy::new(&settings.retry),
@@ -100,6 +102,7 @@ impl Road {
             metrics,
             topology: Arc::new(Topology::new(&settings.amqp, &settings.retry)),
             max_rounds: settings.retry.max_rounds,
+            max_message_bytes: crate::job::max_message_bytes(settings.image.max_bytes),
             source: crate::event::source(),
         })
     }

@@ -13,8 +13,8 @@ use crate::telemetry::JobStatus;
 /// A delivery as the road sees it, read from the broker's delivery once.
 #[derive(Debug, Clone, Copy)]
 pub struct Incoming<'a> {
-    /// The body.
-    pub body: &'a [u8],
+    /// The body, shared with the delivery.
+    pub body: &'a bytes::Bytes,
     /// The `content_type` property.
     pub content_type: Option<&'a str>,
     /// Delay rounds done so far (`x-face-enroll-round`).
@@ -27,7 +27,7 @@ pub struct Incoming<'a> {
 
 impl<'a> Incoming<'a> {
     /// A first delivery of `body`, received now.
-    pub fn new(body: &'a [u8], content_type: Option<&'a str>) -> Self {
+    pub fn new(body: &'a bytes::Bytes, content_type: Option<&'a str>) -> Self {
         Self {
             body,
             content_type,

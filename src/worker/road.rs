@@ -24,7 +24,7 @@ use super::outcome::{Incoming, Outcome};
 use super::steps::{Attempt, CallEnd, Called, Stage};
 use crate::broker::{Inbound, Message, PublishFailed, Publisher, SessionEnded, Topology};
 use crate::cloudauth::{Client, Disposition, FaceRecordRequest, TimedReply};
-use crate::image::{Fetcher, Normalizer};
+use crate::image::{Fetcher, MemoryBudget, Normalizer};
 use crate::job::Job;
 use crate::retry::{RateLimiter, RetryPolicy, RetryReason};
 use crate::telemetry::Metrics;
@@ -33,6 +33,8 @@ use crate::telemetry::Metrics;
 pub struct Road {
     /// Image sources (URL, object store, inline) within the memory budget.
     pub fetcher: Fetcher,
+    /// The pool delivered bodies are charged to from their arrival.
+    pub bodies: MemoryBudget,
     /// Signs and sends AddFaceRecord; one connection pool for the process.
     pub client: Client,
     /// Spaces calls to this process's share of the tenant's quota; also read
@@ -50,6 +52,9 @@ pub struct Road {
     pub normalizer: Normalizer,
     /// `retry.max_rounds`: delay rounds before a job fails for good.
     pub max_rounds: u32,
+    /// The largest message a job can be (its picture inline at
+    /// `image.max_bytes`); larger ones are bad jobs, refused unread.
+    pub max_message_bytes: usize,
     /// The events' `source`: `face-enroll/<hostname>`.
     pub source: String,
 }
@@ -119,7 +124,9 @@ impl Road {
         ticket: Option<&Ticket>,
     ) -> Outcome {
         // 1. Parse.
-        let job = match Job::parse(incoming.body, incoming.content_type) {
+        let parsed =
+            Job::parse_delivered(incoming.body, incoming.content_type, self.max_message_bytes);
+        let job = match parsed {
             Ok(job) => job,
             Err(bad) => return Outcome::BadJob(Box::new(bad)),
         };

@@ -2,6 +2,7 @@
 //! dispatch of each delivery down the road, the tenant-share poller, and the
 //! drain on shutdown.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +14,15 @@ use tokio_util::sync::CancellationToken;
 use super::Worker;
 use super::circuit::Ticket;
 use super::road::Lane;
+use super::window::Window;
 use crate::broker::{Inbound, Session, SessionEnded};
+use crate::image::Reservation;
 use crate::retry::RateLimiter;
 
 /// How often the jobs queue's consumer count is read.
 const SHARE_POLL: Duration = Duration::from_secs(1);
-/// Consumer tag of this process on the jobs queue.
+/// Consumer tag of this process on the jobs queue (`#n` is added when the
+/// consumer starts again with another window).
 const TAG: &str = "face-enroll";
 
 impl Worker {
@@ -30,8 +34,14 @@ impl Worker {
         shutdown: &CancellationToken,
     ) -> Result<(), SessionEnded> {
         let topology = &self.road.topology;
+        let queue = topology.jobs_queue.as_str();
+        let mut window = Window::new(
+            self.session_options.prefetch,
+            self.road.bodies.total(),
+            self.road.max_message_bytes as u64,
+        );
         let start = async {
-            let deliveries = session.consume(&topology.jobs_queue, TAG).await?;
+            let deliveries = session.consume(queue, TAG, window.prefetch()).await?;
             // Counting ourselves among the consumers before the first call.
             self.tenant_share().update(&session).await?;
             Ok::<_, SessionEnded>(deliveries)
@@ -48,6 +58,8 @@ impl Worker {
         let poller = tokio::spawn(self.poll_share(session.clone(), lost.clone()));
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let mut jobs = JoinSet::new();
+        // Received by a consumer that was started again, not yet taken.
+        let mut pending = VecDeque::new();
         let result = loop {
             while jobs.try_join_next().is_some() {}
             let permit = tokio::select! {
@@ -56,15 +68,35 @@ impl Worker {
                 () = lost.cancelled() => break Err(SessionEnded::Lost),
             };
             let Ok(permit) = permit else { break Ok(()) };
-            let inbound = tokio::select! {
-                next = deliveries.next() => next,
-                () = shutdown.cancelled() => break Ok(()),
-                () = lost.cancelled() => break Err(SessionEnded::Lost),
+            let inbound = match pending.pop_front() {
+                Some(inbound) => Ok(inbound),
+                None => tokio::select! {
+                    next = deliveries.next() => next,
+                    () = shutdown.cancelled() => break Ok(()),
+                    () = lost.cancelled() => break Err(SessionEnded::Lost),
+                },
             };
             let inbound = match inbound {
                 Ok(inbound) => inbound,
                 Err(ended) => break Err(ended),
             };
+            // Its body is in memory: counted from now until the job ends.
+            let size = inbound.body().len() as u64;
+            let body = tokio::select! {
+                body = self.road.bodies.reserve_exact(size) => body,
+                () = shutdown.cancelled() => break Ok(()),
+                () = lost.cancelled() => break Err(SessionEnded::Lost),
+            };
+            if let Some(prefetch) = window.observe(size) {
+                tracing::debug!(
+                    prefetch,
+                    "the consumer starts again with a window fitting the bodies"
+                );
+                let restarted = session.restart(&mut deliveries, queue, prefetch, &mut pending);
+                if let Err(ended) = restarted.await {
+                    break Err(ended);
+                }
+            }
             // Checked with the delivery in hand, so a job that arrives while the
             // circuit is open waits, and becomes the probe.
             let ticket = tokio::select! {
@@ -72,12 +104,17 @@ impl Worker {
                 () = shutdown.cancelled() => break Ok(()),
                 () = lost.cancelled() => break Err(SessionEnded::Lost),
             };
-            jobs.spawn(self.job(inbound, ticket, &session, &stop_calls, &lost, permit));
+            let held = Held {
+                _permit: permit,
+                _body: body,
+            };
+            jobs.spawn(self.job(inbound, ticket, &session, &stop_calls, &lost, held));
         };
         poller.abort();
         self.health.set_consuming(false);
         if result.is_ok() {
-            self.drain(&session, &stop_calls, jobs).await;
+            self.drain(&session, deliveries.tag(), &stop_calls, jobs)
+                .await;
         } else {
             stop_calls.cancel();
             jobs.abort_all();
@@ -93,7 +130,7 @@ impl Worker {
         session: &Arc<Session>,
         stop_calls: &CancellationToken,
         lost: &CancellationToken,
-        permit: tokio::sync::OwnedSemaphorePermit,
+        held: Held,
     ) -> impl Future<Output = ()> + use<> {
         let road = self.road.clone();
         let session = session.clone();
@@ -101,7 +138,7 @@ impl Worker {
         let lost = lost.clone();
         let gauge = self.metrics.jobs_in_flight.clone();
         async move {
-            let _permit = permit;
+            let _held = held;
             let _in_flight = InFlight::start(gauge);
             let lane = Lane {
                 publisher: session.publisher(),
@@ -132,10 +169,11 @@ impl Worker {
     async fn drain(
         &self,
         session: &Session,
+        tag: &str,
         stop_calls: &CancellationToken,
         mut jobs: JoinSet<()>,
     ) {
-        if let Err(e) = session.cancel(TAG).await {
+        if let Err(e) = session.cancel(tag).await {
             tracing::warn!(error = %e, "cannot cancel the consumer");
         }
         stop_calls.cancel();
@@ -219,6 +257,14 @@ async fn caught<T>(job: impl Future<Output = T>) -> Result<T, String> {
                 .unwrap_or_else(|| "a panic without a message".into());
             text.chars().take(200).collect()
         })
+}
+
+/// What a job holds until it ends, even when aborted.
+struct Held {
+    /// Its place among `worker.concurrency`.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    /// Its body in the bodies' pool.
+    _body: Reservation,
 }
 
 /// Counts a job in `face_enroll_jobs_in_flight` until dropped, even when aborted.

@@ -29,7 +29,7 @@ async fn an_ack_on_a_closed_channel_is_an_error() {
     );
     session.publisher().publish_once(&message).await.unwrap();
     let mut deliveries = session
-        .consume(&settings.amqp.jobs_queue, "it-ack")
+        .consume(&settings.amqp.jobs_queue, "it-ack", 8)
         .await
         .unwrap();
     let inbound = deliveries.next().await.unwrap();

@@ -2,6 +2,7 @@
 //! the binary's commands.
 
 mod bad_input;
+mod bodies;
 mod broker;
 mod cli;
 mod client;

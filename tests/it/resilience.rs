@@ -20,7 +20,7 @@ use crate::stack::test_settings;
 const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
 
 /// Settings on `vhost` with a durable queue collecting every event.
-async fn prepare(vhost: &Vhost, sim: &Simulator) -> (Settings, Client) {
+pub async fn prepare(vhost: &Vhost, sim: &Simulator) -> (Settings, Client) {
     let mut settings = test_settings("resilience");
     settings.amqp.url = vhost.url().into();
     settings.api.endpoint = Some(sim.url());
@@ -37,7 +37,7 @@ async fn prepare(vhost: &Vhost, sim: &Simulator) -> (Settings, Client) {
     (settings, broker)
 }
 
-async fn connect(vhost: &Vhost) -> Client {
+pub async fn connect(vhost: &Vhost) -> Client {
     Client::connect(&vhost.url()).await.unwrap()
 }
 
@@ -55,7 +55,7 @@ async fn publish_jobs(broker: &Client, queue: &str, n: usize) -> Vec<String> {
 
 /// Reads events from the `events` queue until every id has one; returns the
 /// count of events per id. Reconnects when the broker closes the connection.
-async fn collect(vhost: &Vhost, ids: &[String], limit: Duration) -> HashMap<String, usize> {
+pub async fn collect(vhost: &Vhost, ids: &[String], limit: Duration) -> HashMap<String, usize> {
     let deadline = Instant::now() + limit;
     let mut seen: HashMap<String, usize> = HashMap::new();
     while seen.len() < ids.len() {
@@ -97,7 +97,7 @@ fn duplicates(seen: &HashMap<String, usize>) -> usize {
 }
 
 /// The worker binary with `settings` passed as environment variables.
-fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Running {
+pub fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Running {
     use secrecy::ExposeSecret;
     let a = &settings.amqp;
     let mut command = Command::new(BIN);

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use base64::Engine;
+use bytes::Bytes;
 use face_enroll::config::Settings;
 use face_enroll::simulate::Scripted;
 use face_enroll::telemetry::{JobStatus, Metrics};
@@ -26,14 +27,15 @@ fn road(sim: &face_enroll::simulate::Simulator, max_rounds: u32) -> Road {
     Road::new(&settings, credentials(), Metrics::new().unwrap()).unwrap()
 }
 
-fn inline_job(id: &str, merchant: &str, picture: &[u8]) -> Vec<u8> {
+fn inline_job(id: &str, merchant: &str, picture: &[u8]) -> Bytes {
     let image = base64::engine::general_purpose::STANDARD.encode(picture);
     json!({"job_id": id, "face_group_code": "g", "merchant_user_id": merchant, "image": {"base64": image}, "metadata": {"k": 1}})
         .to_string()
         .into_bytes()
+        .into()
 }
 
-async fn decide(road: &Road, body: &[u8], round: u32) -> Outcome {
+async fn decide(road: &Road, body: &Bytes, round: u32) -> Outcome {
     let incoming = Incoming {
         round,
         ..Incoming::new(body, Some("application/json"))
@@ -42,7 +44,7 @@ async fn decide(road: &Road, body: &[u8], round: u32) -> Outcome {
 }
 
 fn event_data(road: &Road, outcome: &Outcome) -> Option<Value> {
-    let event = outcome.event(&road.source, &Incoming::new(b"", None))?;
+    let event = outcome.event(&road.source, &Incoming::new(&Bytes::new(), None))?;
     Some(serde_json::to_value(&event.data).unwrap())
 }
 
@@ -91,7 +93,7 @@ async fn a_rejected_face_a_bad_job_and_a_landscape_picture_end_as_the_contract_s
     assert_eq!(rejected.status(), Some(JobStatus::Rejected));
     assert_eq!(event_data(&road, &rejected).unwrap()["passed"], false);
 
-    let not_json = decide(&road, b"{nope", 0).await;
+    let not_json = decide(&road, &Bytes::from_static(b"{nope"), 0).await;
     assert!(matches!(not_json, Outcome::BadJob(_)));
     assert_eq!(not_json.status(), Some(JobStatus::DeadLettered));
     assert!(
@@ -100,7 +102,7 @@ async fn a_rejected_face_a_bad_job_and_a_landscape_picture_end_as_the_contract_s
     );
 
     let undecodable = json!({"job_id": "r-3", "face_group_code": "g", "image": {"base64": "!!!"}});
-    let bad = decide(&road, undecodable.to_string().as_bytes(), 0).await;
+    let bad = decide(&road, &Bytes::from(undecodable.to_string()), 0).await;
     let data = event_data(&road, &bad).expect("a job id: a failed event");
     assert_eq!(data["error"]["kind"], "bad_job");
     assert_eq!(bad.call_result(), CallResult::NoCall);
