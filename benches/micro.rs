@@ -106,7 +106,7 @@ fn job_parsing(c: &mut Criterion) {
 fn jpeg_inspection(c: &mut Criterion) {
     let small = jpeg::noise(200, 260, 90);
     let large = jpeg::noise(1700, 2300, 97);
-    let mut group = c.benchmark_group("inspect a JPEG (markers, frame, EXIF, end marker)");
+    let mut group = c.benchmark_group("inspect a JPEG (every marker, every scan, to the end)");
     group.bench_function(format!("{} KB", small.len() / 1024), |b| {
         b.iter(|| rules::inspect(black_box(&small)))
     });

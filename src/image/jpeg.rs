@@ -173,7 +173,7 @@ fn next_marker(bytes: &[u8], pos: &mut usize, scanned: bool) -> Result<u8, Image
 /// at `pos` (stuffed bytes and restart markers belong to the data).
 fn skip_entropy_data(bytes: &[u8], mut pos: usize) -> Option<usize> {
     loop {
-        pos += bytes.get(pos..)?.iter().position(|b| *b == 0xFF)?;
+        pos += memchr::memchr(0xFF, bytes.get(pos..)?)?;
         match bytes.get(pos + 1)? {
             0x00 | 0xD0..=0xD7 => pos += 2,
             _ => return Some(pos),

@@ -5,6 +5,7 @@
 //! after it take what it validated.
 
 mod fields;
+mod members;
 mod parse;
 
 use serde_json::Value;

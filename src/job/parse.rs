@@ -11,11 +11,13 @@ use std::borrow::Cow;
 
 use base64::Engine;
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
+use serde_json::error::Category;
 use serde_json::value::RawValue;
 
 use super::fields::MAX_METADATA_BYTES;
+use super::members::{Image, Member, Members, Scalar};
 use super::{BadJob, Echo, FaceGroupCode, ImageSource, Job, JobId, MerchantUserId};
 
 /// Slack beside the base64 of the largest picture: the other fields, the
@@ -29,60 +31,6 @@ pub fn max_message_bytes(image_max_bytes: u64) -> usize {
     let base64 = |n: u64| n.div_ceil(3).saturating_mul(4);
     let job = base64(image_max_bytes).saturating_add(ENVELOPE_BYTES as u64);
     usize::try_from(base64(job).saturating_add(ENVELOPE_BYTES as u64)).unwrap_or(usize::MAX)
-}
-
-/// One member of the message, as it was written; `None` when absent.
-#[derive(Default, Clone, Copy)]
-struct Field<'a>(Option<&'a RawValue>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <&RawValue>::deserialize(d).map(|raw| Field(Some(raw)))
-    }
-}
-
-/// The members of a job, and those of a CloudEvents envelope around it.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Members<'a> {
-    #[serde(borrow)]
-    job_id: Field<'a>,
-    #[serde(borrow)]
-    face_group_code: Field<'a>,
-    #[serde(borrow)]
-    merchant_user_id: Field<'a>,
-    #[serde(borrow)]
-    image: Field<'a>,
-    #[serde(borrow)]
-    face_quality_check: Field<'a>,
-    #[serde(borrow)]
-    metadata: Field<'a>,
-    #[serde(borrow)]
-    specversion: Field<'a>,
-    #[serde(borrow)]
-    id: Field<'a>,
-    #[serde(borrow)]
-    source: Field<'a>,
-    #[serde(borrow, rename = "type")]
-    kind: Field<'a>,
-    #[serde(borrow)]
-    data: Field<'a>,
-    #[serde(borrow)]
-    data_base64: Field<'a>,
-}
-
-/// The members of `image`.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct ImageMembers<'a> {
-    #[serde(borrow)]
-    url: Field<'a>,
-    #[serde(borrow)]
-    key: Field<'a>,
-    #[serde(borrow)]
-    base64: Field<'a>,
-    #[serde(borrow)]
-    send_as_url: Field<'a>,
 }
 
 impl Job {
@@ -123,24 +71,20 @@ impl Job {
         // requires; a plain job with one extra `specversion` stays a plain job.
         let cloud_event = content_type
             .is_some_and(|t| t.starts_with("application/cloudevents+json"))
-            || [
-                members.specversion,
-                members.id,
-                members.source,
-                members.kind,
-            ]
-            .iter()
-            .all(|f| f.0.is_some());
+            || (members.specversion.0.is_some()
+                && members.id.0.is_some()
+                && members.source.0.is_some()
+                && members.kind.0.is_some());
         if !cloud_event {
             return from_members(&members, body);
         }
-        match (members.data.0, members.data_base64.0) {
+        match (members.data.0, &members.data_base64.0) {
             (Some(data), None) if data.get().starts_with('{') => {
                 let inner = object(data.get().as_bytes()).map_err(bad)?;
                 from_members(&inner, body)
             }
-            (None, Some(encoded)) => {
-                let decoded = string(Some(encoded))
+            (None, Some(_)) => {
+                let decoded = Scalar::string(&members.data_base64)
                     .ok()
                     .flatten()
                     .and_then(|text| {
@@ -169,34 +113,37 @@ fn members(body: &[u8]) -> Result<Members<'_>, String> {
     object(body)
 }
 
-/// The members of `text`, which must be one JSON object.
+/// The members of `text`, which must be one JSON object, read in one pass.
 fn object(text: &[u8]) -> Result<Members<'_>, String> {
-    let raw: &RawValue =
-        serde_json::from_slice(text).map_err(|e| format!("the message is not JSON: {e}"))?;
-    if !raw.get().starts_with('{') {
-        return Err("the message is not a JSON object".into());
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(match serde_json::from_slice::<IgnoredAny>(text) {
+            Ok(_) => "the message is not a JSON object".into(),
+            Err(e) => format!("the message is not JSON: {e}"),
+        });
     }
-    serde_json::from_str(raw.get()).map_err(|e| format!("the message is not a valid job: {e}"))
+    serde_json::from_slice(text).map_err(|e| match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => format!("the message is not JSON: {e}"),
+        Category::Data => format!("the message is not a valid job: {e}"),
+    })
 }
 
 fn from_members(members: &Members<'_>, body: &Bytes) -> Result<Job, BadJob> {
+    let owned = |member| {
+        Scalar::string(member)
+            .ok()
+            .flatten()
+            .map(|text| text.clone().into_owned())
+    };
     let echo = Box::new(Echo {
-        face_group_code: string(members.face_group_code.0)
-            .ok()
-            .flatten()
-            .map(Cow::into_owned),
-        merchant_user_id: string(members.merchant_user_id.0)
-            .ok()
-            .flatten()
-            .map(Cow::into_owned),
+        face_group_code: owned(&members.face_group_code),
+        merchant_user_id: owned(&members.merchant_user_id),
         metadata: metadata(members.metadata.0).ok().flatten(),
     });
-    let job_id = match members.job_id.0 {
+    let job_id = match &members.job_id.0 {
         None => Err("job_id is missing".to_owned()),
-        Some(raw) => match string(Some(raw)) {
-            Ok(Some(text)) => JobId::parse(&text),
-            _ => Err("job_id must be a string".into()),
-        },
+        Some(Scalar::Str(text)) => JobId::parse(text),
+        Some(_) => Err("job_id must be a string".into()),
     };
     let fail = |reason: String, job_id: Option<JobId>| BadJob {
         reason,
@@ -205,18 +152,18 @@ fn from_members(members: &Members<'_>, body: &Bytes) -> Result<Job, BadJob> {
     };
     let job_id = job_id.map_err(|reason| fail(reason, None))?;
     let rest = || -> Result<Job, String> {
-        let face_group_code = string(members.face_group_code.0)
+        let face_group_code = Scalar::string(&members.face_group_code)
             .map_err(|()| "face_group_code must be a string".to_owned())?
             .ok_or("face_group_code is missing")?;
-        let face_group_code = FaceGroupCode::parse(&face_group_code)?;
-        let merchant_user_id = string(members.merchant_user_id.0)
+        let face_group_code = FaceGroupCode::parse(face_group_code)?;
+        let merchant_user_id = Scalar::string(&members.merchant_user_id)
             .map_err(|()| "merchant_user_id must be a string".to_owned())?
-            .map(|text| MerchantUserId::parse(&text))
+            .map(|text| MerchantUserId::parse(text))
             .transpose()?;
-        let face_quality_check = flag(members.face_quality_check.0)
+        let face_quality_check = Scalar::flag(&members.face_quality_check)
             .map_err(|()| "face_quality_check must be true or false".to_owned())?;
         let metadata = metadata(members.metadata.0)?;
-        let image = members.image.0.ok_or("image is missing")?;
+        let image = members.image.0.as_ref().ok_or("image is missing")?;
         let (image, send_as_url) = image_source(image, body)?;
         Ok(Job {
             job_id: job_id.clone(),
@@ -229,29 +176,6 @@ fn from_members(members: &Members<'_>, body: &Bytes) -> Result<Job, BadJob> {
         })
     };
     rest().map_err(|reason| fail(reason, Some(job_id.clone())))
-}
-
-/// A string member: `Ok(None)` when absent or null, `Err` when not a string.
-fn string(raw: Option<&RawValue>) -> Result<Option<Cow<'_, str>>, ()> {
-    let Some(raw) = raw.filter(|r| r.get() != "null") else {
-        return Ok(None);
-    };
-    if let Ok(text) = serde_json::from_str::<&str>(raw.get()) {
-        return Ok(Some(Cow::Borrowed(text)));
-    }
-    // Escapes in it: read into a string of its own.
-    serde_json::from_str::<String>(raw.get())
-        .map(|text| Some(Cow::Owned(text)))
-        .map_err(|_| ())
-}
-
-/// A boolean member, false when absent or null.
-fn flag(raw: Option<&RawValue>) -> Result<bool, ()> {
-    match raw.map(RawValue::get) {
-        None | Some("null" | "false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(()),
-    }
 }
 
 /// The metadata, within its limit of compact JSON bytes.
@@ -273,38 +197,35 @@ fn metadata(raw: Option<&RawValue>) -> Result<Option<Value>, String> {
 }
 
 /// The image source: exactly one of `url`, `key`, `base64`.
-fn image_source(raw: &RawValue, body: &Bytes) -> Result<(ImageSource, bool), String> {
-    if !raw.get().starts_with('{') {
+fn image_source(image: &Image<'_>, body: &Bytes) -> Result<(ImageSource, bool), String> {
+    let Image::Object(image) = image else {
         return Err("image must be an object".into());
-    }
-    let image: ImageMembers<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| format!("image is not readable: {e}"))?;
-    let send_as_url = flag(image.send_as_url.0)
+    };
+    let send_as_url = Scalar::flag(&image.send_as_url)
         .map_err(|()| "image.send_as_url must be true or false".to_owned())?;
-    let given: Vec<(&str, &RawValue)> = [
-        ("url", image.url),
-        ("key", image.key),
-        ("base64", image.base64),
+    let given: Vec<(&str, &Member<Scalar<'_>>)> = [
+        ("url", &image.url),
+        ("key", &image.key),
+        ("base64", &image.base64),
     ]
     .into_iter()
-    .filter_map(|(name, field)| field.0.map(|raw| (name, raw)))
+    .filter(|(_, member)| member.0.is_some())
     .collect();
-    let [(kind, value)] = given.as_slice() else {
+    let [(kind, member)] = given.as_slice() else {
         return Err(format!(
             "image must have exactly one of url, key, base64 (found {})",
             given.len()
         ));
     };
-    let text = string(Some(value))
-        .ok()
-        .flatten()
-        .ok_or_else(|| format!("image.{kind} must be a string"))?;
+    let Some(Scalar::Str(text)) = &member.0 else {
+        return Err(format!("image.{kind} must be a string"));
+    };
     if send_as_url && *kind != "url" {
         return Err("image.send_as_url goes only with image.url".into());
     }
     let source = match *kind {
         "url" => {
-            let url = url::Url::parse(&text).map_err(|e| format!("image.url is not a URL: {e}"))?;
+            let url = url::Url::parse(text).map_err(|e| format!("image.url is not a URL: {e}"))?;
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(format!(
                     "image.url must be http or https, not {}",
@@ -317,11 +238,11 @@ fn image_source(raw: &RawValue, body: &Bytes) -> Result<(ImageSource, bool), Str
             if text.is_empty() || text.starts_with('/') || text.split('/').any(|s| s == "..") {
                 return Err("image.key must be a relative object key without .. segments".into());
             }
-            ImageSource::Key(text.into_owned())
+            ImageSource::Key(text.clone().into_owned())
         }
         _ => ImageSource::Inline(match text {
             Cow::Borrowed(text) => shared(body, text),
-            Cow::Owned(text) => Bytes::from(text),
+            Cow::Owned(text) => Bytes::from(text.clone()),
         }),
     };
     Ok((source, send_as_url))

@@ -1,11 +1,12 @@
-//! Hostile pictures against the normalizer, with every allocation of the
-//! process counted (a binary of its own, since the counting allocator is the
+//! Hostile pictures against the normalizer, and large messages against the
+//! job parser, with every allocation of the process counted (a binary of its own, since the counting allocator is the
 //! whole process's): each is refused before it costs memory, or decoded
 //! within the peak it reserved. Only the Rust decoders (PNG, WebP) allocate
 //! through this allocator; libjpeg-turbo's pictures are refused before
 //! they are decoded, from the peak the marker walk computes.
 
 mod counting;
+mod messages;
 mod refused;
 mod reserved;
 

@@ -74,6 +74,24 @@ fn jpeg_bytes(jpeg: &jpeg::Layout, denominator: u32) -> u64 {
     pixels * output + coefficients + 64 * u64::from(jpeg.width) + (1 << 20)
 }
 
+/// A zeroed buffer of the `size` a decoder of `format` asks for, refused
+/// when it is unknown (too large to say) or over `limit`.
+pub(super) fn output_buffer(
+    size: Option<usize>,
+    limit: u64,
+    format: &str,
+) -> Result<Vec<u8>, ImageInvalid> {
+    let size = size
+        .ok_or_else(|| ImageInvalid::Undecodable(format!("{format}: the picture is too large")))?;
+    if size as u64 > limit {
+        return Err(ImageInvalid::NeedsMemory {
+            needed: size as u64,
+            share: limit,
+        });
+    }
+    Ok(vec![0; size])
+}
+
 /// The stored picture as RGB, at `1/denominator` of its size for a JPEG;
 /// the PNG and WebP decoders may allocate at most `limit` bytes.
 pub fn decode(

@@ -7,6 +7,7 @@ use std::io::Cursor;
 
 use png::{ColorType, Transformations};
 
+use super::codec::output_buffer;
 use super::orient::Rgb;
 use crate::image::jpeg::{MAX_METADATA_BYTES, exif_orientation};
 use crate::image::rules::ImageInvalid;
@@ -100,18 +101,7 @@ pub fn decode(bytes: &[u8], limit: u64) -> Result<Rgb, ImageInvalid> {
     decoder.set_ignore_text_chunk(true);
     decoder.set_transformations(Transformations::normalize_to_color8());
     let mut reader = decoder.read_info().map_err(undecodable)?;
-    let size = reader
-        .output_buffer_size()
-        .ok_or(ImageInvalid::Undecodable(
-            "PNG: the picture is too large".into(),
-        ))?;
-    if size as u64 > limit {
-        return Err(ImageInvalid::NeedsMemory {
-            needed: size as u64,
-            share: limit,
-        });
-    }
-    let mut pixels = vec![0; size];
+    let mut pixels = output_buffer(reader.output_buffer_size(), limit, "PNG")?;
     let frame = reader.next_frame(&mut pixels).map_err(undecodable)?;
     pixels.truncate(frame.buffer_size());
     let (width, height) = (frame.width, frame.height);

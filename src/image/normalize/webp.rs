@@ -5,6 +5,7 @@
 
 use std::io::Cursor;
 
+use super::codec::output_buffer;
 use super::orient::Rgb;
 use crate::image::jpeg::{MAX_METADATA_BYTES, exif_orientation};
 use crate::image::rules::ImageInvalid;
@@ -125,18 +126,7 @@ pub fn decode(bytes: &[u8], limit: u64) -> Result<Rgb, ImageInvalid> {
     let mut decoder = image_webp::WebPDecoder::new(Cursor::new(bytes)).map_err(undecodable)?;
     decoder.set_memory_limit(usize::try_from(limit).unwrap_or(usize::MAX));
     let (width, height) = decoder.dimensions();
-    let size = decoder
-        .output_buffer_size()
-        .ok_or(ImageInvalid::Undecodable(
-            "WebP: the picture is too large".into(),
-        ))?;
-    if size as u64 > limit {
-        return Err(ImageInvalid::NeedsMemory {
-            needed: size as u64,
-            share: limit,
-        });
-    }
-    let mut pixels = vec![0; size];
+    let mut pixels = output_buffer(decoder.output_buffer_size(), limit, "WebP")?;
     decoder.read_image(&mut pixels).map_err(undecodable)?;
     let pixels = if decoder.has_alpha() {
         super::orient::rgba_over_white(pixels)
