@@ -58,6 +58,22 @@ impl Reservation {
     pub fn none() -> Self {
         Self { _permit: None }
     }
+
+    /// Gives back all but what an image of `image_bytes` costs: once a
+    /// picture is normalized, its original is gone and only the small JPEG
+    /// is held until the call.
+    pub fn shrink_to(&mut self, image_bytes: u64) {
+        let keep = units(image_bytes.saturating_mul(COST_PER_IMAGE_BYTE)).max(1);
+        if let Some(permit) = self._permit.as_mut() {
+            let excess = permit.num_permits().saturating_sub(keep as usize);
+            drop(permit.split(excess));
+        }
+    }
+}
+
+/// KiB units for `bytes`, rounded up.
+fn units(bytes: u64) -> u64 {
+    bytes.div_ceil(UNIT)
 }
 
 impl MemoryBudget {
@@ -75,12 +91,8 @@ impl MemoryBudget {
     /// Waits until an image of `image_bytes` fits; an image larger than the
     /// whole budget waits for all of it, and then runs alone.
     pub async fn reserve(&self, image_bytes: u64) -> Reservation {
-        self.reserve_units(
-            image_bytes
-                .saturating_mul(COST_PER_IMAGE_BYTE)
-                .div_ceil(UNIT),
-        )
-        .await
+        self.reserve_units(units(image_bytes.saturating_mul(COST_PER_IMAGE_BYTE)))
+            .await
     }
 
     async fn reserve_units(&self, cost: u64) -> Reservation {
@@ -95,7 +107,7 @@ impl MemoryBudget {
     /// Waits until `bytes` of working memory fit (decoded pixels, say),
     /// charged as they are, not as image bytes.
     pub async fn reserve_exact(&self, bytes: u64) -> Reservation {
-        self.reserve_units(bytes.div_ceil(UNIT)).await
+        self.reserve_units(units(bytes)).await
     }
 
     /// Bytes in all.
@@ -134,6 +146,19 @@ mod tests {
         assert_eq!(budget.available(), 12 << 20);
         drop(second);
         assert_eq!(budget.available(), 30 << 20);
+    }
+
+    #[tokio::test]
+    async fn a_reservation_shrinks_to_what_is_still_held() {
+        let budget = MemoryBudget::new(64 << 20);
+        let mut held = budget.reserve(10 << 20).await;
+        assert_eq!(budget.available(), 34 << 20);
+        held.shrink_to(100 << 10);
+        assert_eq!(budget.available(), (64 << 20) - (300 << 10));
+        held.shrink_to(1 << 20);
+        assert_eq!(budget.available(), (64 << 20) - (300 << 10), "never grows");
+        drop(held);
+        assert_eq!(budget.available(), 64 << 20);
     }
 
     #[tokio::test(start_paused = true)]

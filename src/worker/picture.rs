@@ -35,7 +35,7 @@ impl Road {
         let size = fetched.as_ref().ok().map(|(bytes, _)| bytes.len());
         self.metrics
             .image_fetched(origin(&job.image), started.elapsed(), size);
-        let (bytes, memory) = fetched.map_err(|e| match e {
+        let (bytes, mut memory) = fetched.map_err(|e| match e {
             FetchError::Transient(detail) => Stage::Trouble(Trouble {
                 image_host: true,
                 detail,
@@ -52,6 +52,10 @@ impl Road {
             self.metrics.image_refused(&invalid);
             Stage::Failed(ErrorKind::ImageInvalid, invalid.to_string())
         })?;
+        if prepared.report.is_some() {
+            // The original is gone: only the normalized JPEG is held now.
+            memory.shrink_to(prepared.jpeg.len() as u64);
+        }
         let picture = self
             .policy
             .run_until(stop, || send_form(&self.client, &prepared.jpeg))

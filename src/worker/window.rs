@@ -7,14 +7,14 @@
 //! than `amqp.prefetch`; when that number changes, the consumer is started
 //! again with it (a consumer's prefetch is fixed when it starts). The first
 //! window assumes the largest message a job can be, so a queue full of big
-//! inline pictures never floods the worker before it has seen one.
+//! inline pictures never floods the worker before it has seen one; it then
+//! at most doubles with each body seen, as TCP's slow start does, and
+//! narrows at once when bodies grow.
 
 use std::collections::VecDeque;
 
 /// Bodies the estimate looks back over.
 const LOOKBACK: usize = 16;
-/// Bodies seen before the estimate forgets the largest message.
-const WARMUP: usize = 4;
 
 /// The window of one session's consumer.
 #[derive(Debug)]
@@ -53,35 +53,33 @@ impl Window {
 
     /// Counts a delivered body of `bytes`; a new prefetch when the consumer
     /// should be started again with it: at once when the bodies grew past the
-    /// window, once it may grow by half when they shrank.
+    /// window, doubling at most when they leave room for half as many again.
     pub fn observe(&mut self, bytes: u64) -> Option<u16> {
         if self.recent.len() == LOOKBACK {
             self.recent.pop_front();
         }
         self.recent.push_back(bytes);
         let fit = self.fit();
-        let grow = u32::from(fit) * 2 >= u32::from(self.current) * 3;
-        if fit < self.current || grow {
-            self.current = fit;
-            return Some(fit);
-        }
-        None
+        let next = if fit < self.current {
+            fit
+        } else if u32::from(fit) * 2 >= u32::from(self.current) * 3 {
+            fit.min(self.current.saturating_mul(2))
+        } else {
+            return None;
+        };
+        self.current = next;
+        Some(next)
     }
 
-    /// How many of the largest recent bodies fit the share.
+    /// How many of the largest recent bodies fit the share (the largest
+    /// message a job can be, before any was seen).
     fn fit(&self) -> u16 {
-        let largest = if self.recent.len() < WARMUP {
-            self.recent
-                .iter()
-                .copied()
-                .fold(self.largest_message, u64::max)
-        } else {
-            self.recent
-                .iter()
-                .copied()
-                .max()
-                .unwrap_or(self.largest_message)
-        };
+        let largest = self
+            .recent
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(self.largest_message);
         let fits = self.share / largest.max(1);
         u16::try_from(fits).unwrap_or(u16::MAX).clamp(1, self.max)
     }
@@ -94,12 +92,12 @@ mod tests {
     const MIB: u64 = 1 << 20;
 
     #[test]
-    fn it_starts_narrow_then_opens_to_the_prefetch_for_small_bodies() {
+    fn it_starts_narrow_then_doubles_to_the_prefetch_for_small_bodies() {
         // 64 MiB for bodies, messages up to 36 MiB: one at a time at first.
         let mut window = Window::new(64, 64 * MIB, 36 * MIB);
         assert_eq!(window.prefetch(), 1);
-        let changes: Vec<u16> = (0..WARMUP).filter_map(|_| window.observe(15_000)).collect();
-        assert_eq!(changes, vec![64]);
+        let changes: Vec<u16> = (0..8).filter_map(|_| window.observe(15_000)).collect();
+        assert_eq!(changes, vec![2, 4, 8, 16, 32, 64]);
         assert_eq!(window.prefetch(), 64);
         assert_eq!(window.observe(15_000), None, "no restart without a change");
     }
@@ -107,7 +105,7 @@ mod tests {
     #[test]
     fn a_large_body_narrows_it_at_once_and_it_widens_again_later() {
         let mut window = Window::new(64, 64 * MIB, 36 * MIB);
-        for _ in 0..LOOKBACK {
+        for _ in 0..8 {
             window.observe(15_000);
         }
         assert_eq!(window.observe(8 * MIB), Some(8));
@@ -115,10 +113,11 @@ mod tests {
         for _ in 1..LOOKBACK {
             assert_eq!(window.observe(8 * MIB), None);
         }
-        let widened: Vec<u16> = (0..LOOKBACK)
+        // Once they are out of sight, it doubles back.
+        let widened: Vec<u16> = (0..LOOKBACK + 2)
             .filter_map(|_| window.observe(1 << 20))
             .collect();
-        assert_eq!(widened, vec![64]);
+        assert_eq!(widened, vec![16, 32, 64]);
     }
 
     #[test]
