@@ -117,7 +117,9 @@ pub struct Deliveries {
     /// Its tag, unique on the channel: a cancelled consumer's tag is never
     /// reused (a quorum queue may still deliver to it while it is cancelled).
     tag: String,
-    /// How many consumers the channel had before this one.
+    /// The tag asked for; restarts add `#n` to it.
+    base: String,
+    /// How many times the consumer was started again.
     generation: u32,
 }
 
@@ -203,6 +205,7 @@ impl Session {
         Ok(Deliveries {
             consumer,
             tag: tag.to_owned(),
+            base: tag.to_owned(),
             generation: 0,
         })
     }
@@ -227,15 +230,11 @@ impl Session {
             }
         }
         let generation = deliveries.generation + 1;
-        let base = deliveries
-            .tag
-            .split('#')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let base = std::mem::take(&mut deliveries.base);
         *deliveries = self
             .consume(queue, &format!("{base}#{generation}"), prefetch)
             .await?;
+        deliveries.base = base;
         deliveries.generation = generation;
         Ok(())
     }

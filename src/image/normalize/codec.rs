@@ -31,12 +31,12 @@ pub fn dct_denominator(header: &Header, min_width: u32, min_height: u32) -> u32 
 /// what the decoder allocates, every conversion copy, and the resampler's
 /// intermediate and target images.
 pub fn peak_bytes(header: &Header, denominator: u32, width: u32, height: u32) -> u64 {
+    let (from_w, from_h) = decoded_size(header, denominator);
     let decoding = match header.layout {
-        Layout::Jpeg(jpeg) => jpeg_bytes(&jpeg, denominator),
+        Layout::Jpeg(jpeg) => jpeg_bytes(&jpeg, from_w * from_h),
         Layout::Png(png) => super::png::decoded_bytes(header.width, header.height, png),
         Layout::WebP(webp) => super::webp::decoded_bytes(header.width, header.height, webp),
     };
-    let (from_w, from_h) = decoded_size(header, denominator);
     let (width, height) = (u64::from(width), u64::from(height));
     // One pass of the two, whichever the resampler runs first.
     let intermediate = 3 * (width * from_h).max(from_w * height);
@@ -58,13 +58,11 @@ fn decoded_size(header: &Header, denominator: u32) -> (u64, u64) {
     )
 }
 
-/// libjpeg-turbo's peak: the output (CMYK and its RGB copy, or RGB), the
-/// full-resolution coefficients of a buffered (progressive or multi-scan)
-/// JPEG whatever the scale, and its tables and row buffers.
-fn jpeg_bytes(jpeg: &jpeg::Layout, denominator: u32) -> u64 {
-    let denominator = if jpeg.lossless() { 1 } else { denominator };
-    let pixels =
-        u64::from(jpeg.width.div_ceil(denominator)) * u64::from(jpeg.height.div_ceil(denominator));
+/// libjpeg-turbo's peak for an output of `pixels`: the output (CMYK and its
+/// RGB copy, or RGB), the full-resolution coefficients of a buffered
+/// (progressive or multi-scan) JPEG whatever the scale, and its tables and
+/// row buffers.
+fn jpeg_bytes(jpeg: &jpeg::Layout, pixels: u64) -> u64 {
     let output = if jpeg.components == 4 { 4 + 3 } else { 3 };
     let coefficients = if jpeg.buffered() || jpeg.lossless() {
         jpeg.coefficient_bytes()
