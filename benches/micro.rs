@@ -120,6 +120,7 @@ fn event_serialisation(c: &mut Criterion) {
     let data = ResultData {
         job_id: "7c9e6679-7425-40de-944b-e07fc1f90ae7".into(),
         status: Status::Succeeded,
+        action: face_enroll::job::ActionKind::Add,
         face_group_code: Some("sgl8x7uc".into()),
         merchant_user_id: Some("130A2C10B9EE4D8488E35384FF03hst".into()),
         passed: Some(true),
@@ -132,6 +133,9 @@ fn event_serialisation(c: &mut Criterion) {
         attempts: 1,
         duration_ms: 412,
         metadata: Some(json!({"tenant": "acme"})),
+        existing: Some(false),
+        replaced: Some(false),
+        deleted: None,
     };
     c.bench_function("build and serialise a result event", |b| {
         b.iter(|| ResultEvent::new("face-enroll/host", black_box(data.clone())).to_bytes())

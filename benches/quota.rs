@@ -75,6 +75,7 @@ async fn scenario(workers: usize, stop_one: bool, seconds: u64) -> (f64, f64) {
         fail_rate: 0.0,
         latency: Duration::ZERO,
         issuer: None,
+        second_add: face_enroll::simulate::SecondAdd::Add,
     };
     let simulator = Simulator::bind("127.0.0.1:0".parse().expect("address"), options)
         .await

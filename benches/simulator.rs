@@ -41,6 +41,7 @@ async fn main() {
         fail_rate: 0.0,
         latency: Duration::ZERO,
         issuer: None,
+        second_add: face_enroll::simulate::SecondAdd::Add,
     };
     let sim = Simulator::bind("127.0.0.1:0".parse().expect("address"), options)
         .await

@@ -4,6 +4,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::job::ActionKind;
+
 /// Content type of events on the wire.
 pub const CONTENT_TYPE: &str = "application/cloudevents+json";
 
@@ -20,12 +22,15 @@ pub enum Status {
 }
 
 impl Status {
-    /// The event type, also its routing key on the results exchange.
-    pub fn event_type(self) -> &'static str {
-        match self {
-            Self::Succeeded => "face.enrollment.succeeded",
-            Self::Rejected => "face.enrollment.rejected",
-            Self::Failed => "face.enrollment.failed",
+    /// The event type of a job of `action`, also its routing key on the
+    /// results exchange (a delete job is never rejected).
+    pub fn event_type(self, action: ActionKind) -> &'static str {
+        match (action, self) {
+            (ActionKind::Add, Self::Succeeded) => "face.enrollment.succeeded",
+            (ActionKind::Add, Self::Rejected) => "face.enrollment.rejected",
+            (ActionKind::Add, Self::Failed) => "face.enrollment.failed",
+            (ActionKind::Delete, Self::Succeeded | Self::Rejected) => "face.deletion.succeeded",
+            (ActionKind::Delete, Self::Failed) => "face.deletion.failed",
         }
     }
 
@@ -71,6 +76,8 @@ pub struct ResultData {
     pub job_id: String,
     /// How it ended.
     pub status: Status,
+    /// What the job asked for: `add` or `delete`.
+    pub action: ActionKind,
     /// As given in the job.
     pub face_group_code: Option<String>,
     /// As given in the job.
@@ -89,12 +96,18 @@ pub struct ResultData {
     pub message: Option<String>,
     /// Set when `status` is `failed`.
     pub error: Option<EventError>,
-    /// AddFaceRecord calls made for the job across rounds, as far as known.
+    /// Calls made for the job (of every action) across rounds, as far as known.
     pub attempts: u32,
     /// From receiving this delivery to publishing the event.
     pub duration_ms: u64,
     /// The job's metadata, unchanged.
     pub metadata: Option<Value>,
+    /// Add jobs: the user's record was found and nothing was added.
+    pub existing: Option<bool>,
+    /// Add jobs: the user's earlier records were deleted first.
+    pub replaced: Option<bool>,
+    /// Delete jobs that succeeded: a record was removed (false: there was none).
+    pub deleted: Option<bool>,
 }
 
 /// The CloudEvents envelope.
@@ -106,7 +119,7 @@ pub struct ResultEvent {
     pub id: String,
     /// `face-enroll/<hostname>`.
     pub source: String,
-    /// `face.enrollment.<status>`.
+    /// `face.enrollment.<status>` or `face.deletion.<status>`.
     #[serde(rename = "type")]
     pub event_type: &'static str,
     /// The job id.
@@ -126,7 +139,7 @@ impl ResultEvent {
             specversion: "1.0",
             id: uuid::Uuid::new_v4().to_string(),
             source: source.to_owned(),
-            event_type: data.status.event_type(),
+            event_type: data.status.event_type(data.action),
             subject: data.job_id.clone(),
             time: chrono::Utc::now()
                 .format("%Y-%m-%dT%H:%M:%S%.3fZ")
@@ -142,10 +155,11 @@ impl ResultEvent {
         let data = &self.data;
         match &data.error {
             None => {
-                tracing::info!(job_id = %data.job_id, status = data.status.as_str(), attempts = data.attempts, "result event published")
+                tracing::info!(job_id = %data.job_id, action = data.action.as_str(), status = data.status.as_str(), attempts = data.attempts, "result event published")
             }
             Some(error) => tracing::warn!(
                 job_id = %data.job_id,
+                action = data.action.as_str(),
                 status = data.status.as_str(),
                 attempts = data.attempts,
                 error.kind = ?error.kind,
@@ -184,6 +198,7 @@ mod tests {
         let data = ResultData {
             job_id: "j-1".into(),
             status: Status::Rejected,
+            action: ActionKind::Add,
             face_group_code: Some("g".into()),
             merchant_user_id: None,
             passed: Some(false),
@@ -196,6 +211,9 @@ mod tests {
             attempts: 2,
             duration_ms: 41,
             metadata: Some(json!({"k": [1]})),
+            existing: Some(false),
+            replaced: Some(false),
+            deleted: None,
         };
         let event = ResultEvent::new("face-enroll/host-a", data);
         let value: Value = serde_json::from_slice(&event.to_bytes()).unwrap();
@@ -215,7 +233,26 @@ mod tests {
         assert_eq!(data["merchant_user_id"], Value::Null);
         assert_eq!(data["error"], Value::Null);
         assert_eq!(data["attempts"], 2);
-        assert_eq!(data.as_object().unwrap().len(), 14);
+        assert_eq!(data["action"], "add");
+        assert_eq!(data["existing"], false);
+        assert_eq!(data["deleted"], Value::Null);
+        assert_eq!(data.as_object().unwrap().len(), 18);
+    }
+
+    #[test]
+    fn a_delete_job_is_routed_as_a_deletion() {
+        assert_eq!(
+            Status::Succeeded.event_type(ActionKind::Delete),
+            "face.deletion.succeeded"
+        );
+        assert_eq!(
+            Status::Failed.event_type(ActionKind::Delete),
+            "face.deletion.failed"
+        );
+        assert_eq!(
+            Status::Failed.event_type(ActionKind::Add),
+            "face.enrollment.failed"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn judge() -> &'static Judge {
             fail_rate: 0.0,
             latency: Duration::ZERO,
             issuer: None,
+            second_add: face_enroll::simulate::SecondAdd::Add,
         })
     })
 }

@@ -18,7 +18,7 @@ pub struct Inbound {
     body: Bytes,
     /// `x-face-enroll-round`: delay rounds done so far.
     round: u32,
-    /// `x-face-enroll-attempts`: AddFaceRecord calls made in earlier rounds.
+    /// `x-face-enroll-attempts`: calls made in earlier rounds.
     attempts: u32,
 }
 
@@ -54,9 +54,14 @@ impl Inbound {
         self.round
     }
 
-    /// AddFaceRecord calls made for this job in earlier rounds.
+    /// Calls made for this job in earlier rounds.
     pub fn attempts(&self) -> u32 {
         self.attempts
+    }
+
+    /// The broker delivered this message before, to this or another consumer.
+    pub fn redelivered(&self) -> bool {
+        self.delivery.redelivered
     }
 
     /// A copy for the delay queue `queue`, marked with `round` and `attempts`;

@@ -9,7 +9,7 @@ use base64::Engine;
 use face_enroll::broker::{Client, Message, Topology};
 use face_enroll::cloudauth::Credentials;
 use face_enroll::config::Settings;
-use face_enroll::simulate::{Simulator, SimulatorOptions};
+use face_enroll::simulate::{SecondAdd, Simulator, SimulatorOptions};
 use face_enroll::telemetry::{Health, Metrics};
 use face_enroll::worker::Worker;
 use serde_json::{Value, json};
@@ -50,6 +50,7 @@ pub async fn run(_args: Args, mut settings: Settings) -> anyhow::Result<ExitCode
         fail_rate: 0.0,
         latency: Duration::ZERO,
         issuer: None,
+        second_add: SecondAdd::Add,
     };
     let simulator = Simulator::bind(([127, 0, 0, 1], 0).into(), options)
         .await
@@ -103,25 +104,37 @@ async fn drive(settings: &Settings, images: &str, health: &Health) -> anyhow::Re
     });
     ready.await.context("the worker did not become ready")?;
     let mut tap = client.tap(&settings.amqp.results_exchange).await?;
-    let jobs = jobs(images);
     let queue = settings.amqp.jobs_queue.as_str();
-    let messages = jobs
-        .iter()
-        .map(|job| Message::to_queue(queue, job.to_string().into_bytes(), "application/json"));
-    client.publish_all(messages, || {}).await?;
-    println!("published {} jobs; their result events:\n", jobs.len());
     let mut statuses: Vec<String> = Vec::new();
     let mut bad_jobs = 0;
+    let mut published = 0;
     let deadline = tokio::time::Instant::now() + DEADLINE;
-    while statuses.len() < jobs.len() {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let Some(received) = tap.next(left).await? else {
-            break;
-        };
-        let event: Value = serde_json::from_slice(&received.body).unwrap_or_default();
-        println!("{}", describe(&event["data"]));
-        statuses.push(event["data"]["status"].as_str().unwrap_or("?").to_owned());
-        bad_jobs += u32::from(event["data"]["error"]["kind"] == "bad_job");
+    // The second batch acts on users the first one enrolled.
+    for (batch, title) in [
+        (jobs(images), "enrollments"),
+        (vec![again()], "alice again, with on_existing skip"),
+        (vec![delete()], "alice deleted"),
+    ] {
+        let messages = batch
+            .iter()
+            .map(|job| Message::to_queue(queue, job.to_string().into_bytes(), "application/json"));
+        client.publish_all(messages, || {}).await?;
+        published += batch.len();
+        println!(
+            "published {} jobs ({title}); their result events:\n",
+            batch.len()
+        );
+        while statuses.len() < published {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(received) = tap.next(left).await? else {
+                break;
+            };
+            let event: Value = serde_json::from_slice(&received.body).unwrap_or_default();
+            println!("{}", describe(&event["data"]));
+            statuses.push(event["data"]["status"].as_str().unwrap_or("?").to_owned());
+            bad_jobs += u32::from(event["data"]["error"]["kind"] == "bad_job");
+        }
+        println!();
     }
     // A bad job's copy reaches the dead-letter queue just after its event.
     let mut dead = 0;
@@ -137,16 +150,16 @@ async fn drive(settings: &Settings, images: &str, health: &Health) -> anyhow::Re
     }
     let count = |s: &str| statuses.iter().filter(|x| *x == s).count();
     println!(
-        "\n{} of {} events arrived: {} succeeded, {} rejected, {} failed; {} bad message(s) kept in the dead-letter queue",
+        "{} of {} events arrived: {} succeeded, {} rejected, {} failed; {} bad message(s) kept in the dead-letter queue",
         statuses.len(),
-        jobs.len(),
+        published,
         count("succeeded"),
         count("rejected"),
         count("failed"),
         dead
     );
     client.close().await;
-    Ok(if statuses.len() == jobs.len() {
+    Ok(if statuses.len() == published {
         ExitCode::SUCCESS
     } else {
         println!("(some events did not arrive within {DEADLINE:?})");
@@ -157,12 +170,29 @@ async fn drive(settings: &Settings, images: &str, health: &Health) -> anyhow::Re
 /// One line a person can read: the job, how it ended, and why.
 fn describe(data: &Value) -> String {
     let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
-    let head = format!("{:<8} {:<10}", text(&data["job_id"]), text(&data["status"]));
+    let head = format!(
+        "{:<8} {:<6} {:<10}",
+        text(&data["job_id"]),
+        text(&data["action"]),
+        text(&data["status"])
+    );
     match data["error"].as_object() {
         Some(error) => format!(
             "{head} {}: {}",
             text(&error["kind"]),
             text(&error["detail"])
+        ),
+        None if data["action"] == "delete" => format!(
+            "{head} code={} deleted={} after {} call(s), {} ms",
+            text(&data["code"]),
+            data["deleted"],
+            data["attempts"],
+            data["duration_ms"]
+        ),
+        None if data["existing"] == true => format!(
+            "{head} existing=true: {} is already in the group, nothing added ({} call(s))",
+            text(&data["merchant_user_id"]),
+            data["attempts"]
         ),
         None => format!(
             "{head} code={} passed={} quality={} after {} call(s), {} ms",
@@ -188,6 +218,17 @@ fn jobs(images: &str) -> Vec<Value> {
         json!({"job_id": "demo-6", "face_group_code": "demo", "image": {"url": format!("{images}/landscape.jpg")}}),
         json!({"job_id": "demo-7", "face_group_code": "demo", "image": {"url": "ftp://example.com/face.jpg"}}),
     ]
+}
+
+/// Alice again, once enrolled, with `on_existing: skip`: nothing is added.
+fn again() -> Value {
+    let inline = base64::engine::general_purpose::STANDARD.encode(SAMPLES[0].1);
+    json!({"job_id": "demo-8", "face_group_code": "demo", "merchant_user_id": "alice", "image": {"base64": inline}, "on_existing": "skip"})
+}
+
+/// Alice deleted from the group, once the skip is done.
+fn delete() -> Value {
+    json!({"job_id": "demo-9", "action": "delete", "face_group_code": "demo", "merchant_user_id": "alice"})
 }
 
 /// Serves the sample images on a loopback port; returns the base URL.

@@ -2,16 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::Context;
 use face_enroll::cloudauth::{Client, Disposition, FaceRecordRequest, Keyring, Picture};
 use face_enroll::config::Settings;
 use face_enroll::image::budget::split_budget;
+use face_enroll::image::rules::INLINE_MAX_BYTES;
 use face_enroll::image::{Fetcher, Normalizer};
 use face_enroll::job::ImageSource;
 use face_enroll::retry::RetryPolicy;
-use serde_json::json;
 
 /// Make one AddFaceRecord call and print the service's answer as JSON.
 ///
@@ -54,30 +53,8 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
         picture,
         quality_check: args.quality_check,
     };
-    let calls = AtomicU32::new(0);
-    let answered = policy
-        .run(|| async {
-            calls.fetch_add(1, Ordering::Relaxed);
-            let reply = client.add_face_record(&request).await.reply;
-            match reply.disposition {
-                Disposition::Success { .. } => Ok(reply),
-                _ => Err(reply),
-            }
-        })
-        .await;
-    let reply = match &answered {
-        Ok(reply) | Err(reply) => reply,
-    };
-    let printed = match &reply.answer {
-        Some(answer) => serde_json::to_value(answer)?,
-        None => json!({ "error": reply.describe() }),
-    };
-    println!("{}", serde_json::to_string_pretty(&printed)?);
-    eprintln!("{} call(s) to {}", calls.into_inner(), client.endpoint());
-    Ok(match reply.disposition {
-        Disposition::Success { .. } => ExitCode::SUCCESS,
-        _ => ExitCode::FAILURE,
-    })
+    let (reply, calls) = super::answer::call(&policy, || client.add_face_record(&request)).await;
+    super::answer::print(&reply, calls, &client)
 }
 
 /// The picture as the worker would send it: normalized as `image.normalize`
@@ -114,11 +91,18 @@ async fn picture(
         .prepare(bytes)
         .await
         .context("the image cannot be sent")?;
-    let picture = policy
-        .run(|| face_enroll::worker::send_form(client, &prepared.jpeg))
+    if prepared.jpeg.len() as u64 <= INLINE_MAX_BYTES {
+        return Ok(Picture::inline(&prepared.jpeg));
+    }
+    let (grant, _) = super::answer::call(policy, || client.authorize_upload()).await;
+    let Disposition::Success(grant) = grant.disposition else {
+        anyhow::bail!("the upload was not authorized: {}", grant.describe());
+    };
+    let file = policy
+        .run(|| client.post_upload(&grant, &prepared.jpeg))
         .await
         .map_err(|reply| {
             anyhow::anyhow!("the image could not be uploaded: {}", reply.describe())
         })?;
-    Ok(picture)
+    Ok(Picture::File(file))
 }

@@ -1,11 +1,14 @@
 //! The commands of the binary, one file each; the only place that uses
 //! `anyhow`, and the one that turns errors into exit codes.
 
+mod answer;
 mod check;
+mod delete;
 mod demo;
 mod enroll;
 mod normalize;
 mod publish;
+mod records;
 mod signal;
 mod simulate;
 mod worker;
@@ -33,10 +36,14 @@ enum Command {
     Worker(worker::Args),
     /// Run the whole loop locally: simulator, worker, sample jobs; no cloud account needed.
     Demo(demo::Args),
-    /// Serve an AddFaceRecord-compatible endpoint for development and load tests.
+    /// Serve a stand-in for the service, with a face library, for development and load tests.
     Simulate(simulate::Args),
     /// Make one AddFaceRecord call, without a queue, and print the answer.
     Enroll(enroll::Args),
+    /// Remove a user's face from a group (DeleteFaceRecordV2), without a queue.
+    Delete(delete::Args),
+    /// List a group's face records (QueryFaceRecord), without a queue.
+    Records(records::Args),
     /// Make one image meet the service's rules as the worker would, and write it.
     Normalize(normalize::Args),
     /// Enqueue jobs from a JSON-lines file or from flags, with publisher confirms.
@@ -114,6 +121,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args, settings).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Enroll(args) => enroll::run(args, settings).await,
+        Command::Delete(args) => delete::run(args, settings).await,
+        Command::Records(args) => records::run(args, settings).await,
         Command::Normalize(args) => normalize::run(args, settings).await,
         Command::Publish(args) => publish::run(args, settings).await,
         Command::Check(args) => check::run(args, settings).await,

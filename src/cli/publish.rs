@@ -16,7 +16,8 @@ use serde_json::json;
 /// Publishes waiting for confirms at most this many at a time.
 const WINDOW: usize = 256;
 
-/// Enqueue jobs from a JSON-lines file (or stdin), or one job from flags.
+/// Enqueue jobs from a JSON-lines file (or stdin), or one job from flags
+/// (an add job, or with --delete a delete job).
 ///
 /// Each line is checked as a job first; invalid lines are reported and not
 /// published (exit 1). Prints how many were confirmed by the broker.
@@ -49,6 +50,12 @@ pub struct Args {
     /// One job: ask for the quality check.
     #[arg(long)]
     quality_check: bool,
+    /// One job: what to do when the user already has a record (add, skip, replace).
+    #[arg(long, value_parser = ["add", "skip", "replace"], conflicts_with = "delete")]
+    on_existing: Option<String>,
+    /// One job: a delete job, removing --merchant-user-id from --group (no image).
+    #[arg(long, requires = "merchant_user_id", conflicts_with_all = ["image_url", "image_key", "image_file", "quality_check"])]
+    delete: bool,
 }
 
 pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
@@ -136,6 +143,19 @@ fn read_lines(path: &PathBuf) -> anyhow::Result<(Vec<Outbound>, u64)> {
 }
 
 fn one_job(args: &Args) -> anyhow::Result<Outbound> {
+    let job_id = args
+        .job_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if args.delete {
+        let job = json!({
+            "action": "delete",
+            "job_id": job_id,
+            "face_group_code": args.group,
+            "merchant_user_id": args.merchant_user_id,
+        });
+        return checked(job_id, &job);
+    }
     let image = match (&args.image_url, &args.image_key, &args.image_file) {
         (Some(url), _, _) => json!({"url": url, "send_as_url": args.send_as_url}),
         (_, Some(key), _) => json!({"key": key}),
@@ -146,18 +166,20 @@ fn one_job(args: &Args) -> anyhow::Result<Outbound> {
         }
         _ => anyhow::bail!("one of --image-url, --image-key, --image-file is needed"),
     };
-    let job_id = args
-        .job_id
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let job = json!({
         "job_id": job_id,
         "face_group_code": args.group,
         "merchant_user_id": args.merchant_user_id,
         "image": image,
         "face_quality_check": args.quality_check,
+        "on_existing": args.on_existing,
     });
-    let body = serde_json::to_vec(&job)?;
+    checked(job_id, &job)
+}
+
+/// `job` as a body to publish, once it parses as a valid job.
+fn checked(job_id: String, job: &serde_json::Value) -> anyhow::Result<Outbound> {
+    let body = serde_json::to_vec(job)?;
     Job::parse(&body, None)
         .map_err(|bad| anyhow::anyhow!("the job is not valid: {}", bad.reason))?;
     Ok((job_id, body))

@@ -1,4 +1,4 @@
-//! `face-enroll simulate`: the strict AddFaceRecord stand-in on a port.
+//! `face-enroll simulate`: the strict stand-in for the service on a port.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -6,16 +6,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use face_enroll::cloudauth::Credentials;
-use face_enroll::simulate::{IssuerOptions, Simulator, SimulatorOptions};
+use face_enroll::simulate::{IssuerOptions, SecondAdd, Simulator, SimulatorOptions};
 
-/// Serve an AddFaceRecord-compatible endpoint.
+/// Serve an endpoint compatible with AddFaceRecord, QueryFaceRecord and
+/// DeleteFaceRecordV2, keeping a face library in memory.
 ///
 /// It verifies V1 and V3 signatures against ALIBABA_CLOUD_ACCESS_KEY_ID and
 /// ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN when set),
-/// a 15-minute timestamp window, single-use nonces, and every parameter and
-/// image rule of the service. `Passed` is N for a MerchantUserId starting with
-/// `reject-`, Y otherwise. FacePictureUrl and FacePictureFile are checked to be
-/// http(s) URLs but not downloaded.
+/// a 15-minute timestamp window, single-use nonces, where each action takes
+/// its parameters (AddFaceRecord's in a form body, the face-library calls'
+/// in the query string), and every parameter and image rule of the service.
+/// `Passed` is N for a MerchantUserId starting with `reject-`, Y otherwise;
+/// a passed face becomes a record of its group. FacePictureUrl and
+/// FacePictureFile are checked to be http(s) URLs but not downloaded.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to listen on.
@@ -45,6 +48,10 @@ pub struct Args {
     /// Lifetime of the temporary credentials issued, in seconds.
     #[arg(long, default_value_t = 3600)]
     credentials_lifetime_secs: u64,
+    /// What AddFaceRecord does for a user already in the group (the service
+    /// does not document it): add a second record, or fail the call.
+    #[arg(long, value_enum, default_value_t = SecondAdd::Add)]
+    on_existing: SecondAdd,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -84,6 +91,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         fail_rate: args.fail_rate,
         latency: Duration::from_millis(args.latency_ms),
         issuer,
+        second_add: args.on_existing,
     };
     let simulator = Simulator::bind(args.listen, options)
         .await

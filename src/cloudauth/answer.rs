@@ -1,13 +1,15 @@
 //! Every answer the service can give, classified in one place.
 //!
 //! The worker acts on [`Disposition`] alone and never reads codes or
-//! statuses itself.
+//! statuses itself. A success carries what its action answers (see
+//! [`super::success`]), so the answer of one action cannot be read as
+//! another's.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+use super::success::Success;
 use crate::retry::{Retry, RetryReason, Retryable};
 
 /// The service's documented codes, each counted under its own name in
@@ -34,14 +36,11 @@ pub fn code_labels() -> impl Iterator<Item = &'static str> {
 /// (a gateway's HTML page is a transport error to the client).
 pub const TRANSPORT_ERROR: &str = "transport_error";
 
-/// What to do with an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disposition {
-    /// `Code` = `Success`; `passed` is the service's verdict on the face.
-    Success {
-        /// `Result.Passed` was `Y`.
-        passed: bool,
-    },
+/// What to do with an answer whose success is a `T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition<T = ()> {
+    /// `Code` = `Success`, and what the action answered.
+    Success(T),
     /// Try again later; `after` is the service's own wait when it gave one.
     Retry {
         /// Why: throttled, a server error, or no answer.
@@ -55,7 +54,7 @@ pub enum Disposition {
     Permanent,
 }
 
-/// The service's JSON answer.
+/// What every answer of the service has, whatever the action.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ServiceAnswer {
@@ -65,25 +64,13 @@ pub struct ServiceAnswer {
     pub code: Option<String>,
     /// Human text that goes with the code.
     pub message: Option<String>,
-    /// The verdict, present on success.
-    pub result: Option<AnswerResult>,
-}
-
-/// `Result` of a successful call.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AnswerResult {
-    /// `Y` or `N`.
-    pub passed: Option<String>,
-    /// A JSON document inside a string.
-    pub ext_face_info: Option<String>,
 }
 
 /// One classified answer, or the transport failure that stood for it.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub struct Reply<T = ()> {
     /// What to do next.
-    pub disposition: Disposition,
+    pub disposition: Disposition<T>,
     /// HTTP status, `None` when no answer arrived.
     pub http_status: Option<u16>,
     /// The service's JSON, when it sent one.
@@ -92,13 +79,34 @@ pub struct Reply {
     pub problem: Option<String>,
 }
 
-impl Reply {
-    /// Classifies an HTTP answer: by `Code` first, status second.
+impl<T: Success> Reply<T> {
+    /// Classifies an HTTP answer: by `Code` first, status second; a
+    /// `Success` whose body lacks what the action answers is permanent.
     pub fn from_http(status: u16, retry_after: Option<&str>, body: &[u8]) -> Self {
-        Self::from_answer(status, retry_after, serde_json::from_slice(body).ok())
+        let answer: Option<ServiceAnswer> = serde_json::from_slice(body).ok();
+        if answer.as_ref().and_then(|a| a.code.as_deref()) == Some("Success") {
+            return match T::read(body) {
+                Some(success) => Self {
+                    disposition: Disposition::Success(success),
+                    http_status: Some(status),
+                    answer,
+                    problem: None,
+                },
+                None => Self {
+                    disposition: Disposition::Permanent,
+                    http_status: Some(status),
+                    answer,
+                    problem: Some(format!("the service said Success without {}", T::WHAT)),
+                },
+            };
+        }
+        Self::from_answer(status, retry_after, answer)
     }
+}
 
-    /// Classifies an answer already read (`None`: no answer with a code).
+impl<T> Reply<T> {
+    /// Classifies an answer that is not a success (`None`: no answer with a
+    /// code): an unexpected `Success` here is permanent.
     pub fn from_answer(
         status: u16,
         retry_after: Option<&str>,
@@ -106,13 +114,6 @@ impl Reply {
     ) -> Self {
         let code = answer.as_ref().and_then(|a| a.code.as_deref());
         let disposition = match code {
-            Some("Success") => Disposition::Success {
-                passed: answer
-                    .as_ref()
-                    .and_then(|a| a.result.as_ref())
-                    .and_then(|r| r.passed.as_deref())
-                    == Some("Y"),
-            },
             Some(code) if code.starts_with("Throttling") => Disposition::Retry {
                 reason: RetryReason::Throttled,
                 after: retry_after_ms(retry_after),
@@ -179,43 +180,59 @@ impl Reply {
         }
     }
 
-    /// `ExtFaceInfo` parsed as JSON, or kept as a raw string when it is not JSON.
-    pub fn ext_face_info(&self) -> Option<Value> {
-        let raw = self
-            .answer
-            .as_ref()?
-            .result
-            .as_ref()?
-            .ext_face_info
-            .as_ref()?;
-        Some(serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.clone())))
+    /// The same reply with its success, if any, made into a `U`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
+        Reply {
+            disposition: match self.disposition {
+                Disposition::Success(success) => Disposition::Success(f(success)),
+                Disposition::Retry { reason, after } => Disposition::Retry { reason, after },
+                Disposition::Pause => Disposition::Pause,
+                Disposition::Permanent => Disposition::Permanent,
+            },
+            http_status: self.http_status,
+            answer: self.answer,
+            problem: self.problem,
+        }
+    }
+
+    /// The success, or the reply that was not one.
+    pub fn into_success(self) -> Result<(T, Option<ServiceAnswer>), Reply<T>> {
+        match self.disposition {
+            Disposition::Success(success) => Ok((success, self.answer)),
+            _ => Err(self),
+        }
     }
 
     /// A one-line account of a reply that was not a success.
     pub fn describe(&self) -> String {
         match (&self.answer, &self.problem) {
-            (Some(answer), _) => format!(
-                "the service answered {} (HTTP {}): {}",
-                answer.code.as_deref().unwrap_or("no code"),
-                self.http_status.unwrap_or_default(),
-                answer.message.as_deref().unwrap_or("no message")
-            ),
+            (Some(answer), problem) => {
+                let mut line = format!(
+                    "the service answered {} (HTTP {}): {}",
+                    answer.code.as_deref().unwrap_or("no code"),
+                    self.http_status.unwrap_or_default(),
+                    answer.message.as_deref().unwrap_or("no message")
+                );
+                if let Some(problem) = problem {
+                    line.push_str("; ");
+                    line.push_str(problem);
+                }
+                line
+            }
             (None, Some(problem)) => problem.clone(),
             (None, None) => "no answer".into(),
         }
     }
 }
 
-impl Retryable for Reply {
+impl<T> Retryable for Reply<T> {
     fn retry(&self) -> Retry {
         match self.disposition {
             Disposition::Retry {
                 after: Some(wait), ..
             } => Retry::After(wait),
             Disposition::Retry { after: None, .. } => Retry::Backoff,
-            Disposition::Success { .. } | Disposition::Pause | Disposition::Permanent => {
-                Retry::Never
-            }
+            Disposition::Success(_) | Disposition::Pause | Disposition::Permanent => Retry::Never,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! One signed AddFaceRecord call over a shared HTTP client.
+//! Signed calls of every action over one shared HTTP client.
 
 use std::error::Error as _;
 use std::time::{Duration, Instant};
@@ -8,14 +8,13 @@ use url::Url;
 use super::answer::Reply;
 use super::credentials::{Credentials, Keyring};
 use super::endpoint::{base_url, host_header};
-use super::request::FaceRecordRequest;
+use super::request::{ApiAction, FaceRecordRequest, RecordDeletion, RecordQuery};
 use super::sign::{self, V3Request};
-use super::upload::{self, OPENPLATFORM, UploadTargets};
+use super::success::{Deleted, Enrolled, Records, Success};
+use super::upload::{self, Grant, OPENPLATFORM, UploadTargets};
 use crate::config::{ApiSettings, SignatureVersion};
 
-/// API action called.
-pub const ACTION: &str = "AddFaceRecord";
-/// API version called.
+/// API version of the face-library actions.
 pub const VERSION: &str = "2022-08-09";
 /// The largest answer read: the service's answers are a few hundred bytes.
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
@@ -33,7 +32,7 @@ pub enum ClientError {
     Http(#[from] reqwest::Error),
 }
 
-/// AddFaceRecord client: one connection pool for the whole process.
+/// The service's client: one connection pool for the whole process.
 #[derive(Clone, Debug)]
 pub struct Client {
     /// Reused for every call so connections and TLS sessions are kept.
@@ -52,9 +51,9 @@ pub struct Client {
 
 /// A reply with how long the call took.
 #[derive(Debug, Clone)]
-pub struct TimedReply {
+pub struct TimedReply<T = ()> {
     /// The classified answer.
-    pub reply: Reply,
+    pub reply: Reply<T>,
     /// Time from sending to the end of the answer.
     pub elapsed: Duration,
 }
@@ -107,10 +106,58 @@ impl Client {
         &self.base
     }
 
-    /// Makes one call, signed afresh, and classifies what comes back.
-    pub async fn add_face_record(&self, request: &FaceRecordRequest) -> TimedReply {
+    /// AddFaceRecord, its parameters in the form body.
+    pub async fn add_face_record(&self, request: &FaceRecordRequest) -> TimedReply<Enrolled> {
         let params = request.form_params();
-        let body = sign::canonical_query(params.iter().copied());
+        self.call(ApiAction::AddFaceRecord, &params, Placement::Body)
+            .await
+    }
+
+    /// One page of QueryFaceRecord, its parameters in the query string.
+    pub async fn query_face_records(&self, query: &RecordQuery) -> TimedReply<Records> {
+        let params = query.params();
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.call(ApiAction::QueryFaceRecord, &params, Placement::Query)
+            .await
+    }
+
+    /// DeleteFaceRecordV2, its parameters in the query string.
+    pub async fn delete_face_record(&self, deletion: &RecordDeletion) -> TimedReply<Deleted> {
+        self.call(
+            ApiAction::DeleteFaceRecordV2,
+            &deletion.params(),
+            Placement::Query,
+        )
+        .await
+    }
+
+    /// `AuthorizeFileUpload`: the grant to post one picture to OSS.
+    pub async fn authorize_upload(&self) -> TimedReply<Grant> {
+        let started = Instant::now();
+        let reply = match self.keyring.current() {
+            Some(credentials) => upload::authorize(&self.http, &self.uploads, &credentials).await,
+            None => Reply::from_transport("not sent: the credentials have expired".into()),
+        };
+        TimedReply {
+            reply,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// The OSS PostObject of `jpeg` under `grant`; `Ok` is the
+    /// `FacePictureFile` value naming it.
+    pub async fn post_upload(&self, grant: &Grant, jpeg: &[u8]) -> Result<String, Reply> {
+        upload::post_object(&self.http, &self.uploads, grant, jpeg).await?;
+        Ok(grant.file_url())
+    }
+
+    /// Makes one call of `action`, signed afresh, and classifies what comes back.
+    async fn call<T: Success>(
+        &self,
+        action: ApiAction,
+        params: &[(&str, &str)],
+        placement: Placement,
+    ) -> TimedReply<T> {
         let started = Instant::now();
         let Some(credentials) = self.keyring.current() else {
             return TimedReply {
@@ -118,13 +165,14 @@ impl Client {
                 elapsed: started.elapsed(),
             };
         };
-        let timestamp = sign::timestamp();
-        let nonce = sign::nonce();
-        let builder = match self.signature {
-            SignatureVersion::V1 => self.sign_v1(&credentials, &params, &timestamp, &nonce),
-            SignatureVersion::V3 => self.sign_v3(&credentials, &body, &timestamp, &nonce),
+        let signed = Signed {
+            action: action.name(),
+            credentials: &credentials,
+            timestamp: sign::timestamp(),
+            nonce: sign::nonce(),
         };
-        let reply = match builder.body(body).send().await {
+        let builder = self.request(&signed, params, placement);
+        let reply = match builder.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = response
@@ -145,97 +193,144 @@ impl Client {
         }
     }
 
-    /// Uploads `jpeg` by the file-stream path; `Ok` is the `FacePictureFile`
-    /// value naming it.
-    pub async fn upload(&self, jpeg: &[u8]) -> Result<String, Reply> {
-        let Some(credentials) = self.keyring.current() else {
-            return Err(Reply::from_transport(
-                "not uploaded: the credentials have expired".into(),
-            ));
-        };
-        let grant = upload::authorize(&self.http, &self.uploads, &credentials).await?;
-        upload::post_object(&self.http, &self.uploads, &grant, jpeg).await?;
-        Ok(grant.file_url())
+    /// The signed request of one call, ready to send.
+    fn request(
+        &self,
+        signed: &Signed<'_>,
+        params: &[(&str, &str)],
+        placement: Placement,
+    ) -> reqwest::RequestBuilder {
+        match (self.signature, placement) {
+            (SignatureVersion::V1, Placement::Body) => {
+                let body = sign::canonical_query(params.iter().copied());
+                self.sign_v1(signed, &[], params).form_body(body)
+            }
+            (SignatureVersion::V1, Placement::Query) => {
+                self.sign_v1(signed, params, &[]).empty_body()
+            }
+            (SignatureVersion::V3, Placement::Body) => {
+                let body = sign::canonical_query(params.iter().copied());
+                self.sign_v3(signed, &[], Some(&body)).form_body(body)
+            }
+            (SignatureVersion::V3, Placement::Query) => {
+                self.sign_v3(signed, params, None).empty_body()
+            }
+        }
     }
 
-    fn common(&self, url: Url) -> reqwest::RequestBuilder {
-        self.http
-            .post(url)
-            .header("host", &self.host)
-            .header("content-type", FORM)
-            .header("x-acs-action", ACTION)
-            .header("x-acs-version", VERSION)
-    }
-
+    /// V1: every parameter (system, `query`, `body`) signed together, the
+    /// system ones and `query` sent in the query string.
     fn sign_v1(
         &self,
-        credentials: &Credentials,
-        params: &[(&str, &str)],
-        timestamp: &str,
-        nonce: &str,
-    ) -> reqwest::RequestBuilder {
-        let mut query = vec![
+        signed: &Signed<'_>,
+        query: &[(&str, &str)],
+        body: &[(&str, &str)],
+    ) -> Unsent {
+        let credentials = signed.credentials;
+        let mut system = vec![
             ("AccessKeyId", credentials.access_key_id.as_str()),
-            ("Action", ACTION),
+            ("Action", signed.action),
             ("Format", "json"),
             ("SignatureMethod", "HMAC-SHA1"),
-            ("SignatureNonce", nonce),
+            ("SignatureNonce", signed.nonce.as_str()),
             ("SignatureVersion", "1.0"),
-            ("Timestamp", timestamp),
+            ("Timestamp", signed.timestamp.as_str()),
             ("Version", VERSION),
         ];
         if let Some(token) = credentials.token() {
-            query.push(("SecurityToken", token));
+            system.push(("SecurityToken", token));
         }
+        system.extend_from_slice(query);
         let signature = sign::v1_sign(
             credentials.secret(),
             "POST",
-            query.iter().chain(params).copied(),
+            system.iter().chain(body).copied(),
         );
-        query.push(("Signature", &signature));
+        system.push(("Signature", &signature));
         let mut url = self.base.clone();
-        url.set_query(Some(&sign::canonical_query(query)));
-        self.common(url)
+        url.set_query(Some(&sign::canonical_query(system)));
+        Unsent(self.post(url, signed.action))
     }
 
-    fn sign_v3(
-        &self,
-        credentials: &Credentials,
-        body: &str,
-        timestamp: &str,
-        nonce: &str,
-    ) -> reqwest::RequestBuilder {
-        let hash = sign::sha256_hex(body.as_bytes());
+    /// V3: `query` in the canonical query string, the form `body` (if any)
+    /// hashed; `content-type` signed only when there is a body.
+    fn sign_v3(&self, signed: &Signed<'_>, query: &[(&str, &str)], body: Option<&str>) -> Unsent {
+        let credentials = signed.credentials;
+        let hash = sign::sha256_hex(body.unwrap_or_default().as_bytes());
         let mut headers = vec![
-            ("content-type", FORM),
             ("host", self.host.as_str()),
-            ("x-acs-action", ACTION),
+            ("x-acs-action", signed.action),
             ("x-acs-content-sha256", hash.as_str()),
-            ("x-acs-date", timestamp),
-            ("x-acs-signature-nonce", nonce),
+            ("x-acs-date", signed.timestamp.as_str()),
+            ("x-acs-signature-nonce", signed.nonce.as_str()),
             ("x-acs-version", VERSION),
         ];
+        if body.is_some() {
+            headers.push(("content-type", FORM));
+        }
         if let Some(token) = credentials.token() {
             headers.push(("x-acs-security-token", token));
         }
         let authorization = V3Request {
             method: "POST",
             path: "/",
-            query: &[],
+            query,
             headers: &headers,
             body_sha256: &hash,
         }
         .authorization(&credentials.access_key_id, credentials.secret());
+        let mut url = self.base.clone();
+        if !query.is_empty() {
+            url.set_query(Some(&sign::canonical_query(query.iter().copied())));
+        }
         let mut builder = self
-            .common(self.base.clone())
+            .post(url, signed.action)
             .header("x-acs-content-sha256", &hash)
-            .header("x-acs-date", timestamp)
-            .header("x-acs-signature-nonce", nonce)
+            .header("x-acs-date", &signed.timestamp)
+            .header("x-acs-signature-nonce", &signed.nonce)
             .header("authorization", authorization);
         if let Some(token) = credentials.token() {
             builder = builder.header("x-acs-security-token", token);
         }
-        builder
+        Unsent(builder)
+    }
+
+    fn post(&self, url: Url, action: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(url)
+            .header("host", &self.host)
+            .header("x-acs-action", action)
+            .header("x-acs-version", VERSION)
+    }
+}
+
+/// Where an action's business parameters go.
+#[derive(Debug, Clone, Copy)]
+enum Placement {
+    /// A form body (AddFaceRecord).
+    Body,
+    /// The query string, with an empty body (the face-library calls).
+    Query,
+}
+
+/// What one signature is made of.
+struct Signed<'a> {
+    action: &'static str,
+    credentials: &'a Credentials,
+    timestamp: String,
+    nonce: String,
+}
+
+/// A signed request still without its body.
+struct Unsent(reqwest::RequestBuilder);
+
+impl Unsent {
+    fn form_body(self, body: String) -> reqwest::RequestBuilder {
+        self.0.header("content-type", FORM).body(body)
+    }
+
+    fn empty_body(self) -> reqwest::RequestBuilder {
+        self.0.body(Vec::new())
     }
 }
 
@@ -272,3 +367,7 @@ pub(super) fn describe(error: &reqwest::Error) -> String {
     }
     line
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

@@ -1,9 +1,45 @@
-//! The business parameters of one AddFaceRecord call.
+//! The calls the worker makes and the business parameters of each.
 
 use std::sync::Arc;
 
 /// Value of `ProductCode` for face enrollment.
 pub const PRODUCT_CODE: &str = "FACE_ENROLL";
+/// Records asked for per QueryFaceRecord page when checking one user.
+pub const PAGE_SIZE: u32 = 10;
+
+/// Every call the worker makes, by its name on the wire (also the `action`
+/// label of `face_enroll_api_requests_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiAction {
+    /// Adds a face to a group.
+    AddFaceRecord,
+    /// Lists a group's records.
+    QueryFaceRecord,
+    /// Removes a user's records from a group.
+    DeleteFaceRecordV2,
+    /// OpenPlatform's grant for the file-stream upload.
+    AuthorizeFileUpload,
+}
+
+impl ApiAction {
+    /// Every action, for series exported at zero from the start.
+    pub const ALL: [Self; 4] = [
+        Self::AddFaceRecord,
+        Self::QueryFaceRecord,
+        Self::DeleteFaceRecordV2,
+        Self::AuthorizeFileUpload,
+    ];
+
+    /// The action's name, as sent and as labelled.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AddFaceRecord => "AddFaceRecord",
+            Self::QueryFaceRecord => "QueryFaceRecord",
+            Self::DeleteFaceRecordV2 => "DeleteFaceRecordV2",
+            Self::AuthorizeFileUpload => "AuthorizeFileUpload",
+        }
+    }
+}
 
 /// Where the service reads the face from: exactly one picture parameter.
 #[derive(Clone)]
@@ -74,5 +110,64 @@ impl FaceRecordRequest {
         }
         params.sort_unstable();
         params
+    }
+}
+
+/// QueryFaceRecord: one page of a group's records, of one user when given.
+#[derive(Debug, Clone)]
+pub struct RecordQuery {
+    /// `FaceGroupCode`.
+    pub face_group_code: String,
+    /// `MerchantUserId`, the filter.
+    pub merchant_user_id: Option<String>,
+    /// `CurrentPage`, from 1.
+    pub page: u32,
+    /// `PageSize`.
+    pub page_size: u32,
+}
+
+impl RecordQuery {
+    /// The first page of `user`'s records in `group`: enough to tell whether
+    /// there are any.
+    pub fn user(group: &str, user: &str) -> Self {
+        Self {
+            face_group_code: group.to_owned(),
+            merchant_user_id: Some(user.to_owned()),
+            page: 1,
+            page_size: PAGE_SIZE,
+        }
+    }
+
+    /// The query parameters, those that are set.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let mut params = vec![
+            ("CurrentPage", self.page.to_string()),
+            ("FaceGroupCode", self.face_group_code.clone()),
+            ("PageSize", self.page_size.to_string()),
+        ];
+        if let Some(user) = &self.merchant_user_id {
+            params.push(("MerchantUserId", user.clone()));
+        }
+        params
+    }
+}
+
+/// DeleteFaceRecordV2: a user's records in one group (never without the
+/// group, which would delete the user from every group).
+#[derive(Debug, Clone)]
+pub struct RecordDeletion {
+    /// `FaceGroupCode`.
+    pub face_group_code: String,
+    /// `MerchantUserId`.
+    pub merchant_user_id: String,
+}
+
+impl RecordDeletion {
+    /// The query parameters.
+    pub fn params(&self) -> [(&'static str, &str); 2] {
+        [
+            ("FaceGroupCode", self.face_group_code.as_str()),
+            ("MerchantUserId", self.merchant_user_id.as_str()),
+        ]
     }
 }

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::answer::{Reply, ServiceAnswer};
+use super::answer::{Disposition, Reply, ServiceAnswer};
 use super::credentials::Credentials;
 use super::endpoint::host_header;
 use super::sign::{self, V3Request};
@@ -82,7 +82,7 @@ pub async fn authorize(
     http: &reqwest::Client,
     targets: &UploadTargets,
     credentials: &Credentials,
-) -> Result<Grant, Reply> {
+) -> Reply<Grant> {
     let host = host_header(&targets.authorize);
     let query = [
         ("Product", UPLOAD_PRODUCT),
@@ -116,19 +116,28 @@ pub async fn authorize(
     for (name, value) in &headers {
         request = request.header(*name, *value);
     }
-    let (status, body) = exchange(request).await?;
+    let (status, body) = match exchange(request).await {
+        Ok(answer) => answer,
+        Err(reply) => return reply,
+    };
     match serde_json::from_slice::<Grant>(&body) {
-        Ok(grant) if status == 200 => Ok(grant),
-        _ => Err(not_granted(Reply::from_http(status, None, &body))),
+        Ok(grant) if status == 200 => Reply {
+            disposition: Disposition::Success(grant),
+            http_status: Some(status),
+            answer: None,
+            problem: None,
+        },
+        _ => not_granted(Reply::from_answer(
+            status,
+            None,
+            serde_json::from_slice(&body).ok(),
+        )),
     }
 }
 
-/// An `AuthorizeFileUpload` refusal: its code classifies it as AddFaceRecord's
-/// would, but a refusal of the account fails the job instead of pausing calls.
-fn not_granted(mut reply: Reply) -> Reply {
-    if reply.disposition == super::Disposition::Pause {
-        reply.disposition = super::Disposition::Permanent;
-    }
+/// An `AuthorizeFileUpload` refusal, classified as any other call's (a
+/// refusal of the account pauses calls), its message naming the action.
+fn not_granted(mut reply: Reply<Grant>) -> Reply<Grant> {
     if let Some(answer) = &mut reply.answer {
         let message = answer.message.take().unwrap_or_default();
         answer.message = Some(format!("{AUTHORIZE_ACTION} refused: {message}"));
@@ -173,7 +182,7 @@ pub async fn post_object(
 
 /// Sends `request` and reads the answer's status and body (capped), or the
 /// transport failure as a retryable reply.
-async fn exchange(request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), Reply> {
+async fn exchange<T>(request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), Reply<T>> {
     let response = request
         .send()
         .await
@@ -233,11 +242,12 @@ fn oss_error(status: u16, body: &[u8]) -> Reply {
             "the OSS upload was refused: {}",
             element("Message").unwrap_or_default()
         )),
-        result: None,
     });
+    // `AccessDenied` is a refusal of the account: the circuit's, as a
+    // `Forbidden.*` answer is.
     let mut reply = Reply::from_answer(status, None, answer);
-    if reply.disposition == super::Disposition::Pause {
-        reply.disposition = super::Disposition::Permanent;
+    if status == 403 && reply.code() == Some("AccessDenied") {
+        reply.disposition = Disposition::Pause;
     }
     reply
 }

@@ -51,7 +51,7 @@ fn the_form_has_every_field_then_the_file() {
 fn oss_errors_are_read_from_their_xml() {
     let xml = b"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Invalid according to Policy: Policy expired.</Message><RequestId>R1</RequestId></Error>";
     let reply = oss_error(403, xml);
-    assert_eq!(reply.disposition, crate::cloudauth::Disposition::Permanent);
+    assert_eq!(reply.disposition, crate::cloudauth::Disposition::Pause);
     assert_eq!(
         reply.describe(),
         "the service answered AccessDenied (HTTP 403): the OSS upload was refused: Invalid according to Policy: Policy expired."

@@ -34,6 +34,8 @@ impl Default for WorkerSettings {
             concurrency: 32,
             shutdown_grace: Duration::from_secs(30),
             max_inflight_bytes: 512 * 1024 * 1024,
+            on_existing: crate::job::OnExisting::Add,
+            dedupe_redeliveries: true,
         }
     }
 }

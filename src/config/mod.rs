@@ -101,6 +101,12 @@ pub struct WorkerSettings {
     /// Memory the images of jobs in flight may take, in bytes: a job waits
     /// for room before reading its image.
     pub max_inflight_bytes: u64,
+    /// What an add job does when its user already has a record in the
+    /// group, unless the job says.
+    pub on_existing: crate::job::OnExisting,
+    /// Ask QueryFaceRecord before calling AddFaceRecord again for a delivery
+    /// that may already have been sent.
+    pub dedupe_redeliveries: bool,
 }
 
 /// `[api]`: the AddFaceRecord endpoint, signature and rate.

@@ -33,6 +33,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Member<T> {
 #[serde(default)]
 pub(super) struct Members<'a> {
     #[serde(borrow)]
+    pub action: Member<Scalar<'a>>,
+    #[serde(borrow)]
     pub job_id: Member<Scalar<'a>>,
     #[serde(borrow)]
     pub face_group_code: Member<Scalar<'a>>,
@@ -42,6 +44,8 @@ pub(super) struct Members<'a> {
     pub image: Member<Image<'a>>,
     #[serde(borrow)]
     pub face_quality_check: Member<Scalar<'a>>,
+    #[serde(borrow)]
+    pub on_existing: Member<Scalar<'a>>,
     #[serde(borrow)]
     pub metadata: Member<&'a RawValue>,
     pub specversion: Member<IgnoredAny>,
@@ -73,6 +77,8 @@ pub(super) struct ImageMembers<'a> {
 pub(super) enum Image<'a> {
     /// An object.
     Object(ImageMembers<'a>),
+    /// `null`.
+    Null,
     /// Anything else.
     Other,
 }
@@ -194,7 +200,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ImageVisitor<'a> {
     }
 
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Image::Other)
+        Ok(Image::Null)
     }
 
     fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {

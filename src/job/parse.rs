@@ -18,7 +18,10 @@ use serde_json::value::RawValue;
 
 use super::fields::MAX_METADATA_BYTES;
 use super::members::{Image, Member, Members, Scalar};
-use super::{BadJob, Echo, FaceGroupCode, ImageSource, Job, JobId, MerchantUserId};
+use super::{
+    Action, ActionKind, BadJob, Echo, Enrollment, FaceGroupCode, ImageSource, Job, JobId,
+    MerchantUserId, OnExisting,
+};
 
 /// Slack beside the base64 of the largest picture: the other fields, the
 /// metadata, and a CloudEvents envelope.
@@ -57,6 +60,7 @@ impl Job {
     ) -> Result<Self, BadJob> {
         let bad = |reason: String| BadJob {
             reason,
+            action: ActionKind::Add,
             job_id: None,
             echo: Box::default(),
         };
@@ -145,13 +149,25 @@ fn from_members(members: &Members<'_>, body: &Bytes) -> Result<Job, BadJob> {
         Some(Scalar::Str(text)) => JobId::parse(text),
         Some(_) => Err("job_id must be a string".into()),
     };
+    let action = Scalar::string(&members.action);
+    let kind = match action {
+        Ok(Some(text)) if text == "delete" => ActionKind::Delete,
+        _ => ActionKind::Add,
+    };
     let fail = |reason: String, job_id: Option<JobId>| BadJob {
         reason,
+        action: kind,
         job_id,
         echo: echo.clone(),
     };
     let job_id = job_id.map_err(|reason| fail(reason, None))?;
     let rest = || -> Result<Job, String> {
+        match action {
+            Ok(None) => {}
+            Ok(Some(text)) if text == "add" || text == "delete" => {}
+            Ok(Some(text)) => return Err(format!("action must be add or delete, not {text:?}")),
+            Err(()) => return Err("action must be a string".into()),
+        }
         let face_group_code = Scalar::string(&members.face_group_code)
             .map_err(|()| "face_group_code must be a string".to_owned())?
             .ok_or("face_group_code is missing")?;
@@ -160,22 +176,63 @@ fn from_members(members: &Members<'_>, body: &Bytes) -> Result<Job, BadJob> {
             .map_err(|()| "merchant_user_id must be a string".to_owned())?
             .map(|text| MerchantUserId::parse(text))
             .transpose()?;
-        let face_quality_check = Scalar::flag(&members.face_quality_check)
-            .map_err(|()| "face_quality_check must be true or false".to_owned())?;
         let metadata = metadata(members.metadata.0)?;
-        let image = members.image.0.as_ref().ok_or("image is missing")?;
-        let (image, send_as_url) = image_source(image, body)?;
+        let action = match kind {
+            ActionKind::Delete => delete(members, merchant_user_id.as_ref())?,
+            ActionKind::Add => Action::Add(enrollment(members, body, merchant_user_id.is_some())?),
+        };
         Ok(Job {
             job_id: job_id.clone(),
             face_group_code,
             merchant_user_id,
-            image,
-            send_as_url,
-            face_quality_check,
             metadata,
+            action,
         })
     };
     rest().map_err(|reason| fail(reason, Some(job_id.clone())))
+}
+
+/// What an add job has beside the common fields.
+fn enrollment(members: &Members<'_>, body: &Bytes, has_user: bool) -> Result<Enrollment, String> {
+    let face_quality_check = Scalar::flag(&members.face_quality_check)
+        .map_err(|()| "face_quality_check must be true or false".to_owned())?;
+    let on_existing = match Scalar::string(&members.on_existing) {
+        Ok(None) => None,
+        Ok(Some(text)) => Some(match text.as_ref() {
+            "add" => OnExisting::Add,
+            "skip" => OnExisting::Skip,
+            "replace" => OnExisting::Replace,
+            other => {
+                return Err(format!(
+                    "on_existing must be add, skip or replace, not {other:?}"
+                ));
+            }
+        }),
+        Err(()) => return Err("on_existing must be a string".into()),
+    };
+    if matches!(on_existing, Some(OnExisting::Skip | OnExisting::Replace)) && !has_user {
+        return Err("on_existing skip or replace needs a merchant_user_id".into());
+    }
+    let image = members.image.0.as_ref().ok_or("image is missing")?;
+    let (image, send_as_url) = image_source(image, body)?;
+    Ok(Enrollment {
+        image,
+        send_as_url,
+        face_quality_check,
+        on_existing,
+    })
+}
+
+/// A delete job: a user, and no picture.
+fn delete(members: &Members<'_>, user: Option<&MerchantUserId>) -> Result<Action, String> {
+    if !matches!(members.image.0, None | Some(Image::Null)) {
+        return Err("a delete job has no image".into());
+    }
+    if members.on_existing.0.is_some() {
+        return Err("on_existing is for add jobs only".into());
+    }
+    let user = user.ok_or("a delete job needs a merchant_user_id")?;
+    Ok(Action::Delete(user.clone()))
 }
 
 /// The metadata, within its limit of compact JSON bytes.

@@ -7,6 +7,13 @@ fn parse(value: serde_json::Value) -> Result<Job, BadJob> {
     Job::parse(value.to_string().as_bytes(), Some("application/json"))
 }
 
+fn enrollment(job: Job) -> Enrollment {
+    match job.action {
+        Action::Add(enrollment) => enrollment,
+        Action::Delete(_) => panic!("an add job"),
+    }
+}
+
 fn valid() -> serde_json::Value {
     json!({
         "job_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
@@ -25,17 +32,100 @@ fn a_plain_job_parses_with_every_field() {
     assert_eq!(job.job_id.as_str(), "7c9e6679-7425-40de-944b-e07fc1f90ae7");
     assert_eq!(job.face_group_code.as_str(), "sgl8x7uc");
     assert_eq!(
-        job.merchant_user_id.unwrap().as_str(),
+        job.merchant_user_id.as_ref().unwrap().as_str(),
         "130A2C10B9EE4D8488E35384FF03hst"
     );
     assert_eq!(
-        job.image,
-        ImageSource::Url("https://cdn.example.com/faces/42.jpg".parse().unwrap())
-    );
-    assert!(job.face_quality_check && !job.send_as_url);
-    assert_eq!(
         job.metadata,
         Some(json!({"tenant": "acme", "anything": ["opaque", 1]}))
+    );
+    assert_eq!(job.kind(), ActionKind::Add);
+    let add = enrollment(job);
+    assert_eq!(
+        add.image,
+        ImageSource::Url("https://cdn.example.com/faces/42.jpg".parse().unwrap())
+    );
+    assert!(add.face_quality_check && !add.send_as_url);
+    assert_eq!(add.on_existing, None);
+}
+
+#[test]
+fn a_delete_job_names_a_user_and_no_picture() {
+    let job = parse(
+        json!({"action": "delete", "job_id": "d-1", "face_group_code": "g",
+        "merchant_user_id": "user-42", "metadata": {"why": "closed"}}),
+    )
+    .unwrap();
+    assert_eq!(job.kind(), ActionKind::Delete);
+    let Action::Delete(user) = &job.action else {
+        panic!("a delete job")
+    };
+    assert_eq!(user.as_str(), "user-42");
+    for (bad, reason) in [
+        (
+            json!({"action": "delete", "job_id": "d-2", "face_group_code": "g", "merchant_user_id": "u", "image": {"url": "https://x/y.jpg"}}),
+            "a delete job has no image",
+        ),
+        (
+            json!({"action": "delete", "job_id": "d-3", "face_group_code": "g"}),
+            "a delete job needs a merchant_user_id",
+        ),
+        (
+            json!({"action": "delete", "job_id": "d-4", "merchant_user_id": "u"}),
+            "face_group_code is missing",
+        ),
+        (
+            json!({"action": "delete", "job_id": "d-5", "face_group_code": "g", "merchant_user_id": "u", "on_existing": "skip"}),
+            "on_existing is for add jobs only",
+        ),
+    ] {
+        let refused = parse(bad).unwrap_err();
+        assert_eq!(refused.reason, reason);
+        assert_eq!(refused.action, ActionKind::Delete, "a deletion's failure");
+        assert!(refused.job_id.is_some());
+    }
+}
+
+#[test]
+fn an_unknown_action_is_a_bad_enrollment() {
+    let mut job = valid();
+    job["action"] = json!("purge");
+    let bad = parse(job).unwrap_err();
+    assert_eq!(bad.reason, "action must be add or delete, not \"purge\"");
+    assert_eq!(bad.action, ActionKind::Add);
+    let mut job = valid();
+    job["action"] = json!(1);
+    assert_eq!(parse(job).unwrap_err().reason, "action must be a string");
+    let mut job = valid();
+    job["action"] = json!("add");
+    assert_eq!(parse(job).unwrap().kind(), ActionKind::Add);
+}
+
+#[test]
+fn on_existing_is_read_and_needs_a_user_to_skip_or_replace() {
+    for (text, wanted) in [
+        ("add", OnExisting::Add),
+        ("skip", OnExisting::Skip),
+        ("replace", OnExisting::Replace),
+    ] {
+        let mut job = valid();
+        job["on_existing"] = json!(text);
+        assert_eq!(enrollment(parse(job).unwrap()).on_existing, Some(wanted));
+    }
+    let mut job = valid();
+    job["on_existing"] = json!("merge");
+    assert!(
+        parse(job)
+            .unwrap_err()
+            .reason
+            .contains("add, skip or replace")
+    );
+    let mut job = valid();
+    job["on_existing"] = json!("skip");
+    job.as_object_mut().unwrap().remove("merchant_user_id");
+    assert_eq!(
+        parse(job).unwrap_err().reason,
+        "on_existing skip or replace needs a merchant_user_id"
     );
 }
 
@@ -44,11 +134,10 @@ fn optional_fields_default() {
     let job =
         parse(json!({"job_id": "a", "face_group_code": "g", "image": {"key": "faces/1.jpg"}}))
             .unwrap();
-    assert_eq!(
-        (job.merchant_user_id, job.face_quality_check, job.metadata),
-        (None, false, None)
-    );
-    assert_eq!(job.image, ImageSource::Key("faces/1.jpg".into()));
+    assert_eq!((&job.merchant_user_id, &job.metadata), (&None, &None));
+    let add = enrollment(job);
+    assert!(!add.face_quality_check);
+    assert_eq!(add.image, ImageSource::Key("faces/1.jpg".into()));
 }
 
 #[test]
@@ -246,7 +335,7 @@ fn inline_base64_shares_the_delivered_body() {
     job["image"] = json!({"base64": "AAAA".repeat(1000)});
     let body = bytes::Bytes::from(job.to_string());
     let parsed = Job::parse_delivered(&body, None, usize::MAX).unwrap();
-    let ImageSource::Inline(text) = parsed.image else {
+    let ImageSource::Inline(text) = enrollment(parsed).image else {
         panic!("inline")
     };
     assert_eq!(text.len(), 4000);

@@ -23,6 +23,7 @@ pub async fn authorize(
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
     let query = pairs(query.as_deref().unwrap_or_default().as_bytes());
+    state.stats.arrived(AUTHORIZE_ACTION);
     match grant_region(&state, &query, &headers) {
         Ok(region) => {
             state.stats.count(AUTHORIZE_ACTION);

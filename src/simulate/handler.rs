@@ -16,11 +16,12 @@ use serde_json::json;
 use super::faults::{Faults, Scripted, fault_response};
 use super::file_stream;
 use super::issuer::Issuer;
+use super::library::Library;
 use super::oss::Bucket;
 use super::received::{Received, ReceivedPicture};
 use super::verify::{Keys, NonceLog, Rejection, authenticate};
-use super::{SimulatorOptions, Stats, params};
-use crate::cloudauth::client::{ACTION, VERSION};
+use super::{SimulatorOptions, Stats, face_library, params};
+use crate::cloudauth::client::VERSION;
 
 /// Largest body read: a 10 MB picture in base64 with room for the rest.
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -38,6 +39,8 @@ pub struct SimState {
     pub(super) bucket: Bucket,
     /// Pictures accepted, for tests to look at.
     pub(super) received: Received,
+    /// Every group's face records.
+    pub(super) library: Library,
 }
 
 impl SimState {
@@ -46,11 +49,12 @@ impl SimState {
         Self {
             issuer: options.issuer.clone().map(Issuer::new),
             faults: Faults::new(options.fail_rate, options.qps),
-            options,
             nonces: NonceLog::default(),
             stats: Stats::default(),
             bucket: Bucket::default(),
             received: Received::default(),
+            library: Library::new(options.second_add),
+            options,
         }
     }
 }
@@ -73,7 +77,7 @@ pub fn router(state: Arc<SimState>) -> Router {
 }
 
 /// `POST /`: a multipart form is the OSS upload of the file-stream path,
-/// anything else AddFaceRecord (or STS, when the issuer is on).
+/// anything else a call of the service (or STS, when the issuer is on).
 async fn post_root(State(state): State<Arc<SimState>>, request: Request) -> Response {
     let multipart = request
         .headers()
@@ -87,15 +91,13 @@ async fn post_root(State(state): State<Arc<SimState>>, request: Request) -> Resp
     let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
-    add_face_record(&state, parts.uri.query(), &parts.headers, body).await
+    call(&state, parts.uri.query(), &parts.headers, body).await
 }
 
-async fn add_face_record(
-    state: &SimState,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Response {
+/// One call: judged and carried out on arrival (as the service does, so a
+/// caller that goes away mid-call still changed the library), answered
+/// after the latency.
+async fn call(state: &SimState, query: Option<&str>, headers: &HeaderMap, body: Bytes) -> Response {
     if let Some(issuer) = &state.issuer {
         let query = pairs(query.unwrap_or_default().as_bytes());
         if query
@@ -106,20 +108,32 @@ async fn add_face_record(
             return issuer.assume_role_with_oidc(&query, &pairs(&body));
         }
     }
-    state.stats.arrived();
-    if !state.options.latency.is_zero() {
-        tokio::time::sleep(state.options.latency).await;
-    }
+    let action = action_of(query, headers);
+    state.stats.arrived(&action);
     let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+    let latency = || async {
+        if !state.options.latency.is_zero() {
+            tokio::time::sleep(state.options.latency).await;
+        }
+    };
     let (code, response) = match state.faults.next_fault() {
         Some(Scripted::Stall(wait)) => {
+            let judged = answer(state, &request_id, query, headers, &body);
+            latency().await;
             tokio::time::sleep(wait).await;
-            answer(state, &request_id, query, headers, &body)
+            judged
         }
-        Some(fault) => fault_response(&fault, &request_id),
-        None => answer(state, &request_id, query, headers, &body),
+        Some(fault) => {
+            latency().await;
+            fault_response(&fault, &request_id)
+        }
+        None => {
+            let judged = answer(state, &request_id, query, headers, &body);
+            latency().await;
+            judged
+        }
     };
-    state.stats.count(code);
+    state.stats.answered(&action, code);
     response
 }
 
@@ -131,16 +145,10 @@ fn answer(
     body: &[u8],
 ) -> (&'static str, Response) {
     match accept(state, query, headers, body) {
-        Ok(verdict) => {
-            let answer = json!({
-                "RequestId": request_id,
-                "Code": "Success",
-                "Message": "success",
-                "Result": {
-                    "Passed": if verdict.passed { "Y" } else { "N" },
-                    "ExtFaceInfo": "{\"faceQuality\":\"HIGH\"}",
-                }
-            });
+        Ok(mut answer) => {
+            answer["RequestId"] = request_id.into();
+            answer["Code"] = "Success".into();
+            answer["Message"] = "success".into();
             (
                 "Success",
                 (StatusCode::OK, axum::Json(answer)).into_response(),
@@ -148,6 +156,21 @@ fn answer(
         }
         Err(rejection) => (rejection.code, error_response(&rejection, request_id, None)),
     }
+}
+
+/// The action a request names, before it is authenticated (for the stats).
+fn action_of(query: Option<&str>, headers: &HeaderMap) -> String {
+    headers
+        .get("x-acs-action")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            pairs(query.unwrap_or_default().as_bytes())
+                .into_iter()
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v)
+        })
+        .unwrap_or_default()
 }
 
 /// The code a request gets, without faults or latency.
@@ -158,12 +181,14 @@ pub fn judge(state: &SimState, query: &str, headers: &HeaderMap, body: &[u8]) ->
     }
 }
 
+/// Authenticates a call, limits the rate, and carries out its action: the
+/// answer's JSON, but its `RequestId`, `Code` and `Message`.
 fn accept(
     state: &SimState,
     query: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<params::Verdict, Rejection> {
+) -> Result<serde_json::Value, Rejection> {
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -189,13 +214,6 @@ fn accept(
             "Request was denied due to api flow control.",
         ));
     }
-    if who.action != ACTION {
-        return Err(Rejection::new(
-            404,
-            "InvalidAction.NotFound",
-            "Specified api is not found.",
-        ));
-    }
     if who.version != VERSION {
         return Err(Rejection::new(
             400,
@@ -203,7 +221,32 @@ fn accept(
             "Specified parameter Version is not valid.",
         ));
     }
-    let verdict = params::check(&fields, |url| state.bucket.object(url))?;
+    match who.action.as_str() {
+        "AddFaceRecord" => add_face_record(state, &query, &fields),
+        "QueryFaceRecord" | "DeleteFaceRecordV2" => {
+            face_library::call(&state.library, &who.action, &query, headers, body)
+        }
+        _ => Err(Rejection::new(
+            404,
+            "InvalidAction.NotFound",
+            "Specified api is not found.",
+        )),
+    }
+}
+
+/// AddFaceRecord: its parameters in the form body, the picture judged, a
+/// record added when the face passed.
+fn add_face_record(
+    state: &SimState,
+    query: &[(String, String)],
+    fields: &[(String, String)],
+) -> Result<serde_json::Value, Rejection> {
+    face_library::only_system_parameters("AddFaceRecord", query)?;
+    let verdict = params::check(fields, |url| state.bucket.object(url))?;
+    if verdict.passed {
+        let group = value(fields, "FaceGroupCode");
+        state.library.add(group, value(fields, "MerchantUserId"))?;
+    }
     if let Some(jpeg) = &verdict.picture {
         let get = |key: &str| {
             fields
@@ -221,7 +264,20 @@ fn accept(
             jpeg: jpeg.clone(),
         });
     }
-    Ok(verdict)
+    Ok(json!({
+        "Result": {
+            "Passed": if verdict.passed { "Y" } else { "N" },
+            "ExtFaceInfo": "{\"faceQuality\":\"HIGH\"}",
+        }
+    }))
+}
+
+/// The value of `key` in `pairs`, empty when absent.
+pub(super) fn value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
 }
 
 async fn metadata_token(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {

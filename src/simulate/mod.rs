@@ -1,16 +1,19 @@
-//! A strict stand-in for AddFaceRecord: it verifies every signature, nonce,
+//! A strict stand-in for the service: it verifies every signature, nonce,
 //! timestamp and parameter as the service does, limits the rate, and injects
-//! faults on demand. It also serves the file-stream path (OpenPlatform's
-//! `AuthorizeFileUpload` and an OSS bucket) and, on request, STS and the
-//! ECS metadata service.
+//! faults on demand. It keeps a face library (AddFaceRecord adds,
+//! QueryFaceRecord lists, DeleteFaceRecordV2 removes). It also serves the
+//! file-stream path (OpenPlatform's `AuthorizeFileUpload` and an OSS bucket)
+//! and, on request, STS and the ECS metadata service.
 //!
 //! Knows the wire format only; nothing of jobs or AMQP.
 
+mod face_library;
 mod faults;
 mod file_stream;
 mod handler;
 mod issuer;
 mod keys;
+mod library;
 mod oss;
 mod params;
 mod received;
@@ -26,10 +29,11 @@ use tokio::task::JoinHandle;
 
 pub use faults::Scripted;
 pub use issuer::{Issuer, IssuerOptions};
+pub use library::SecondAdd;
 pub use oss::GrantFault;
 pub use received::ReceivedPicture;
 
-use crate::cloudauth::Credentials;
+use crate::cloudauth::{Credentials, FaceRecord};
 
 /// How the simulator behaves.
 #[derive(Debug, Clone)]
@@ -44,14 +48,18 @@ pub struct SimulatorOptions {
     pub latency: Duration,
     /// Also serve STS `AssumeRoleWithOIDC` and the ECS metadata service.
     pub issuer: Option<IssuerOptions>,
+    /// What a second AddFaceRecord for a user already in the group does.
+    pub second_add: SecondAdd,
 }
 
-/// Calls seen, by the `Code` answered (`html` for gateway pages).
+/// Calls seen, by the `Code` answered (`html` for gateway pages) and by action.
 #[derive(Debug, Default)]
 pub struct Stats {
     codes: Mutex<HashMap<String, u64>>,
-    /// AddFaceRecord requests received, answered or not yet.
-    received: std::sync::atomic::AtomicU64,
+    /// Requests received, by the action they name, answered or not yet.
+    actions: Mutex<HashMap<String, u64>>,
+    /// Answers given, by action and `Code`.
+    answers: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl Stats {
@@ -62,15 +70,43 @@ impl Stats {
 
     /// AddFaceRecord requests received so far, including those not answered yet.
     pub fn received(&self) -> u64 {
-        self.received.load(std::sync::atomic::Ordering::SeqCst)
+        self.calls("AddFaceRecord")
     }
 
-    fn arrived(&self) {
-        self.received
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    /// Requests of `action` received so far, including those not answered yet.
+    pub fn calls(&self, action: &str) -> u64 {
+        let actions = self.actions.lock().unwrap_or_else(|e| e.into_inner());
+        actions.get(action).copied().unwrap_or_default()
     }
 
-    /// How many calls were answered with `code`.
+    /// Records the `code` answered to a call of `action`; all but the
+    /// face-library calls' are also counted by code alone.
+    fn answered(&self, action: &str, code: &str) {
+        if !matches!(action, "QueryFaceRecord" | "DeleteFaceRecordV2") {
+            self.count(code);
+        }
+        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        *answers
+            .entry((action.to_owned(), code.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// How many calls of `action` were answered with `code`.
+    pub fn answers(&self, action: &str, code: &str) -> u64 {
+        let answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        answers
+            .get(&(action.to_owned(), code.to_owned()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn arrived(&self, action: &str) {
+        let mut actions = self.actions.lock().unwrap_or_else(|e| e.into_inner());
+        *actions.entry(action.to_owned()).or_default() += 1;
+    }
+
+    /// How many calls were answered with `code`, the face-library calls'
+    /// aside (and the upload path's steps, by their own names).
     pub fn get(&self, code: &str) -> u64 {
         let codes = self.codes.lock().unwrap_or_else(|e| e.into_inner());
         codes.get(code).copied().unwrap_or_default()
@@ -142,6 +178,11 @@ impl Simulator {
     /// Refuses the account (`Forbidden.RAMUserAccessDenied`) for `window` from now.
     pub fn refuse_for(&self, window: Duration) {
         self.state.faults.refuse_for(window);
+    }
+
+    /// The face records of `group`, oldest first.
+    pub fn records(&self, group: &str) -> Vec<FaceRecord> {
+        self.state.library.records(group)
     }
 
     /// The pictures accepted so far (inline or uploaded), oldest first.

@@ -1,6 +1,54 @@
 //! The bounded label values of the metrics, as types: a series can only be
 //! named by one of these, so no label set grows without bound.
 
+/// What a job asked for: `face_enroll_jobs_total{action}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobAction {
+    /// Add a face (also a job whose action was missing or unknown).
+    Add,
+    /// Delete a user's face.
+    Delete,
+}
+
+impl JobAction {
+    /// Every action, for series exported at zero from the start.
+    pub const ALL: [Self; 2] = [Self::Add, Self::Delete];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// What an add job did about a user already in the group:
+/// `face_enroll_existing_records_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// `on_existing: skip`: nothing was added.
+    Skipped,
+    /// `on_existing: replace`: the records were deleted, then the face added.
+    Replaced,
+    /// A redelivery whose earlier call had gone through: nothing was added.
+    Deduplicated,
+}
+
+impl Existing {
+    /// Every outcome, for series exported at zero from the start.
+    pub const ALL: [Self; 3] = [Self::Skipped, Self::Replaced, Self::Deduplicated];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Skipped => "skipped",
+            Self::Replaced => "replaced",
+            Self::Deduplicated => "deduplicated",
+        }
+    }
+}
+
 /// How a delivery ended: `face_enroll_jobs_total{status}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobStatus {

@@ -7,7 +7,7 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use super::labels::{ImageOrigin, JobStatus, PublishResult};
+use super::labels::{Existing, ImageOrigin, JobAction, JobStatus, PublishResult};
 use crate::image::ImageInvalid;
 use crate::retry::RetryReason;
 
@@ -15,15 +15,19 @@ use crate::retry::RetryReason;
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
-    /// Jobs ended, by `status`: succeeded, rejected, failed, retried, dead_lettered.
+    /// Jobs ended, by `action` (add, delete) and `status`: succeeded,
+    /// rejected, failed, retried, dead_lettered.
     pub jobs: IntCounterVec,
-    /// Time from delivery to the job's last publish, by `status`.
+    /// Time from delivery to the job's last publish, by `action` and `status`.
     pub job_duration: HistogramVec,
+    /// Users found already in the group, by `outcome`: skipped, replaced, deduplicated.
+    pub existing_records: IntCounterVec,
     /// Jobs being processed now.
     pub jobs_in_flight: IntGauge,
-    /// AddFaceRecord calls by the service's `code` (documented codes, `other`, `transport_error`).
+    /// Calls by `action` and the service's `code` (documented codes,
+    /// `other`, `transport_error`).
     pub api_requests: IntCounterVec,
-    /// Time of one AddFaceRecord call.
+    /// Time of one call, of any action.
     pub api_request_duration: Histogram,
     /// Calls retried, by `reason`: throttled, server_error, transport.
     pub api_retries: IntCounterVec,
@@ -62,8 +66,11 @@ impl Metrics {
         };
         let metrics = Self {
             jobs: IntCounterVec::new(
-                Opts::new("face_enroll_jobs_total", "Jobs ended, by status."),
-                &["status"],
+                Opts::new(
+                    "face_enroll_jobs_total",
+                    "Jobs ended, by action and status.",
+                ),
+                &["action", "status"],
             )?,
             job_duration: HistogramVec::new(
                 seconds(
@@ -73,7 +80,14 @@ impl Metrics {
                         0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
                     ],
                 ),
-                &["status"],
+                &["action", "status"],
+            )?,
+            existing_records: IntCounterVec::new(
+                Opts::new(
+                    "face_enroll_existing_records_total",
+                    "Add jobs whose user was found already in the group, by what was done: skipped, replaced, deduplicated.",
+                ),
+                &["outcome"],
             )?,
             jobs_in_flight: IntGauge::new(
                 "face_enroll_jobs_in_flight",
@@ -82,19 +96,19 @@ impl Metrics {
             api_requests: IntCounterVec::new(
                 Opts::new(
                     "face_enroll_api_requests_total",
-                    "AddFaceRecord calls, by the service's code.",
+                    "Calls to the service, by action and the service's code.",
                 ),
-                &["code"],
+                &["action", "code"],
             )?,
             api_request_duration: Histogram::with_opts(seconds(
                 "face_enroll_api_request_duration_seconds",
-                "Time of one AddFaceRecord call.",
+                "Time of one call to the service, of any action.",
                 vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
             ))?,
             api_retries: IntCounterVec::new(
                 Opts::new(
                     "face_enroll_api_retries_total",
-                    "AddFaceRecord calls retried, by reason.",
+                    "Calls to the service retried, by reason.",
                 ),
                 &["reason"],
             )?,
@@ -174,9 +188,17 @@ impl Metrics {
             registry,
         };
         // Every bounded label value starts at zero, so dashboards see the series at once.
-        for status in JobStatus::ALL {
-            metrics.jobs.with_label_values(&[status.as_str()]);
-            metrics.job_duration.with_label_values(&[status.as_str()]);
+        for action in JobAction::ALL {
+            for status in JobStatus::ALL {
+                let labels = [action.as_str(), status.as_str()];
+                metrics.jobs.with_label_values(&labels);
+                metrics.job_duration.with_label_values(&labels);
+            }
+        }
+        for outcome in Existing::ALL {
+            metrics
+                .existing_records
+                .with_label_values(&[outcome.as_str()]);
         }
         for reason in RetryReason::ALL {
             metrics.api_retries.with_label_values(&[reason.as_str()]);
@@ -209,6 +231,7 @@ impl Metrics {
         r.register(Box::new(build_info))?;
         r.register(Box::new(metrics.jobs.clone()))?;
         r.register(Box::new(metrics.job_duration.clone()))?;
+        r.register(Box::new(metrics.existing_records.clone()))?;
         r.register(Box::new(metrics.jobs_in_flight.clone()))?;
         r.register(Box::new(metrics.api_requests.clone()))?;
         r.register(Box::new(metrics.api_request_duration.clone()))?;
@@ -229,17 +252,31 @@ impl Metrics {
     }
 
     /// Counts a job's end and its duration.
-    pub fn job_ended(&self, status: JobStatus, elapsed: Duration) {
-        self.jobs.with_label_values(&[status.as_str()]).inc();
+    pub fn job_ended(&self, action: JobAction, status: JobStatus, elapsed: Duration) {
+        let labels = [action.as_str(), status.as_str()];
+        self.jobs.with_label_values(&labels).inc();
         self.job_duration
-            .with_label_values(&[status.as_str()])
+            .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Counts one AddFaceRecord call: its code label (from the reply's
+    /// Counts an add job whose user was already in the group.
+    pub fn existing_record(&self, outcome: Existing) {
+        self.existing_records
+            .with_label_values(&[outcome.as_str()])
+            .inc();
+    }
+
+    /// Counts one call: its action, its code label (from the reply's
     /// classification), its time, and why it will be retried, if it will.
-    pub fn api_call(&self, code: &'static str, elapsed: Duration, retry: Option<RetryReason>) {
-        self.api_requests.with_label_values(&[code]).inc();
+    pub fn api_call(
+        &self,
+        action: &'static str,
+        code: &'static str,
+        elapsed: Duration,
+        retry: Option<RetryReason>,
+    ) {
+        self.api_requests.with_label_values(&[action, code]).inc();
         self.api_request_duration.observe(elapsed.as_secs_f64());
         if let Some(reason) = retry {
             self.api_retries.with_label_values(&[reason.as_str()]).inc();
@@ -308,7 +345,8 @@ mod tests {
     fn every_bounded_series_exists_from_the_start() {
         let text = Metrics::new().unwrap().render();
         for series in [
-            "face_enroll_jobs_total{status=\"dead_lettered\"} 0",
+            "face_enroll_jobs_total{action=\"delete\",status=\"dead_lettered\"} 0",
+            "face_enroll_existing_records_total{outcome=\"deduplicated\"} 0",
             "face_enroll_api_retries_total{reason=\"transport\"} 0",
             "face_enroll_image_fetch_duration_seconds_count{source=\"inline\"} 0",
             "face_enroll_amqp_publishes_total{result=\"nacked\"} 0",

@@ -9,5 +9,5 @@ pub mod logging;
 pub mod metrics;
 
 pub use health::Health;
-pub use labels::{ImageOrigin, JobStatus, PublishResult};
+pub use labels::{Existing, ImageOrigin, JobAction, JobStatus, PublishResult};
 pub use metrics::Metrics;

@@ -8,6 +8,7 @@
 //! see `ARCHITECTURE.md`.
 
 pub mod circuit;
+mod flows;
 pub mod outcome;
 mod picture;
 pub mod road;
@@ -22,7 +23,6 @@ use tokio_util::sync::CancellationToken;
 
 pub use circuit::Circuit;
 pub use outcome::{Incoming, Outcome, Verdict};
-pub use picture::send_form;
 pub use road::Road;
 pub use steps::{CallEnd, Called};
 
@@ -96,6 +96,8 @@ impl Road {
             normalizer: Normalizer::new(&settings.image, budgets.decoding),
             bodies: budgets.bodies,
             client: Client::new(&settings.api, credentials)?,
+            on_existing: settings.worker.on_existing,
+            dedupe_redeliveries: settings.worker.dedupe_redeliveries,
             limiter: Arc::new(RateLimiter::new(settings.api.qps_limit)),
             policy: RetryPolicy::new(&settings.retry),
             circuit: Arc::new(Circuit::default()),
@@ -116,9 +118,13 @@ impl Worker {
         metrics: Metrics,
         health: Arc<Health>,
     ) -> Result<Self, WorkerError> {
-        // Every code the service documents is a series from the start.
-        for code in crate::cloudauth::answer::code_labels() {
-            metrics.api_requests.with_label_values(&[code]);
+        // Every code the service documents is a series of every action from the start.
+        for action in crate::cloudauth::ApiAction::ALL {
+            for code in crate::cloudauth::answer::code_labels() {
+                metrics
+                    .api_requests
+                    .with_label_values(&[action.name(), code]);
+            }
         }
         let road = Road::new(settings, credentials, metrics.clone())?;
         let nodes = BrokerNodes::new(&settings.amqp)?;

@@ -5,10 +5,10 @@
 use std::time::Instant;
 
 use super::circuit::CallResult;
-use crate::cloudauth::{Disposition, Reply};
+use crate::cloudauth::{Enrolled, Reply, ServiceAnswer};
 use crate::event::{ErrorKind, EventError, ResultData, ResultEvent, Status};
-use crate::job::{BadJob, Echo, Job, JobId};
-use crate::telemetry::JobStatus;
+use crate::job::{ActionKind, BadJob, Echo, Job, JobId};
+use crate::telemetry::{JobAction, JobStatus};
 
 /// A delivery as the road sees it, read from the broker's delivery once.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +21,8 @@ pub struct Incoming<'a> {
     pub round: u32,
     /// Calls made in earlier rounds (`x-face-enroll-attempts`).
     pub attempts: u32,
+    /// The broker delivered it before (to this or another consumer).
+    pub redelivered: bool,
     /// When the worker received it.
     pub received: Instant,
 }
@@ -33,8 +35,15 @@ impl<'a> Incoming<'a> {
             content_type,
             round: 0,
             attempts: 0,
+            redelivered: false,
             received: Instant::now(),
         }
+    }
+
+    /// This delivery may already have reached AddFaceRecord: the broker
+    /// redelivered it, or an earlier round made calls.
+    pub fn maybe_sent(&self) -> bool {
+        self.redelivered || self.attempts > 0
     }
 }
 
@@ -45,11 +54,11 @@ pub enum Outcome {
     Final {
         /// The job.
         job: Box<Job>,
-        /// Succeeded, rejected, or why it failed.
+        /// What the job came to.
         verdict: Verdict,
         /// The service's last answer, when it was reached.
-        reply: Option<Box<Reply>>,
-        /// AddFaceRecord calls made for this delivery.
+        answer: Option<ServiceAnswer>,
+        /// Calls made for this delivery.
         calls: u32,
     },
     /// Not a valid job: dead-letter a copy, and publish a `failed` event when
@@ -59,14 +68,18 @@ pub enum Outcome {
     Delay {
         /// The delay round the copy enters (1-based).
         round: u32,
-        /// AddFaceRecord calls made for this delivery.
+        /// Calls made for this delivery.
         calls: u32,
+        /// The job's action, for its metrics.
+        action: ActionKind,
     },
     /// The account is refused (`Forbidden.*`): park a copy in the first delay
     /// queue with its round unchanged, and open the circuit.
     Park {
-        /// AddFaceRecord calls made for this delivery.
+        /// Calls made for this delivery.
         calls: u32,
+        /// The job's action, for its metrics.
+        action: ActionKind,
     },
     /// Stopping before a call: leave the delivery unacked for redelivery.
     Abandon,
@@ -75,8 +88,19 @@ pub enum Outcome {
 /// What a final event says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// The service answered `Success`; `Passed` was `Y` (`true`) or `N`.
-    Enrolled(bool),
+    /// AddFaceRecord answered `Success`, after deleting the user's earlier
+    /// records when `replaced`.
+    Enrolled {
+        /// The service's verdict on the face.
+        enrolled: Enrolled,
+        /// The user's earlier records were deleted first.
+        replaced: bool,
+    },
+    /// The user was found in the group and nothing was added.
+    Existing,
+    /// DeleteFaceRecordV2 answered `Success`: a record was removed, or
+    /// (`false`, confirmed by a query) there was none.
+    Deleted(bool),
     /// A permanent failure.
     Failed(EventError),
 }
@@ -89,53 +113,56 @@ pub struct Trouble {
     /// What went wrong, for the event.
     pub detail: String,
     /// The service's last answer, when it was reached.
-    pub reply: Option<Box<Reply>>,
+    pub answer: Option<ServiceAnswer>,
+}
+
+impl Trouble {
+    /// The service's retryable `reply`.
+    pub fn from_reply<T>(reply: &Reply<T>) -> Self {
+        Self {
+            image_host: false,
+            detail: reply.describe(),
+            answer: reply.answer.clone(),
+        }
+    }
 }
 
 impl Outcome {
-    /// A permanent failure of `kind` before any call.
-    pub fn failed(job: Job, kind: ErrorKind, detail: String) -> Self {
+    /// A permanent failure of `kind` after `calls` calls, the last answered
+    /// `answer`.
+    pub fn failed(
+        job: &Job,
+        kind: ErrorKind,
+        detail: String,
+        answer: Option<ServiceAnswer>,
+        calls: u32,
+    ) -> Self {
         Self::Final {
-            job: Box::new(job),
+            job: Box::new(job.clone()),
             verdict: Verdict::Failed(EventError { kind, detail }),
-            reply: None,
-            calls: 0,
+            answer,
+            calls,
         }
     }
 
-    /// The outcome of the service's last answer to `calls` calls.
-    pub fn answered(job: Job, reply: Reply, calls: u32, round: u32, max_rounds: u32) -> Self {
-        let verdict = match reply.disposition {
-            Disposition::Success { passed } => Verdict::Enrolled(passed),
-            Disposition::Permanent => Verdict::Failed(EventError {
-                kind: ErrorKind::Api,
-                detail: reply.describe(),
-            }),
-            Disposition::Pause => return Self::Park { calls },
-            Disposition::Retry { .. } => {
-                let trouble = Trouble {
-                    image_host: false,
-                    detail: reply.describe(),
-                    reply: Some(Box::new(reply)),
-                };
-                return Self::retryable(job, trouble, calls, round, max_rounds);
-            }
-        };
+    /// The job came to `verdict` after `calls` calls, the last answered `answer`.
+    pub fn done(job: &Job, verdict: Verdict, answer: Option<ServiceAnswer>, calls: u32) -> Self {
         Self::Final {
-            job: Box::new(job),
+            job: Box::new(job.clone()),
             verdict,
-            reply: Some(Box::new(reply)),
+            answer,
             calls,
         }
     }
 
     /// Still failing after the in-process budget: the next delay round, or,
     /// after the last, a final failure.
-    pub fn retryable(job: Job, trouble: Trouble, calls: u32, round: u32, max_rounds: u32) -> Self {
+    pub fn retryable(job: &Job, trouble: Trouble, calls: u32, round: u32, max_rounds: u32) -> Self {
         if round < max_rounds {
             return Self::Delay {
                 round: round + 1,
                 calls,
+                action: job.kind(),
             };
         }
         let kind = if trouble.image_host {
@@ -147,27 +174,25 @@ impl Outcome {
             "still failing after {max_rounds} delay rounds: {}",
             trouble.detail
         );
-        Self::Final {
-            job: Box::new(job),
-            verdict: Verdict::Failed(EventError { kind, detail }),
-            reply: trouble.reply,
-            calls,
-        }
+        Self::failed(job, kind, detail, trouble.answer, calls)
     }
 
     /// A job found bad after parsing (its image source cannot be used).
     pub fn bad_source(job: &Job, reason: String) -> Self {
         Self::BadJob(Box::new(BadJob {
             reason,
+            action: job.kind(),
             job_id: Some(job.job_id.clone()),
             echo: Box::new(job.echo()),
         }))
     }
 
-    /// AddFaceRecord calls made for this delivery.
+    /// Calls made for this delivery.
     pub fn calls(&self) -> u32 {
         match self {
-            Self::Final { calls, .. } | Self::Delay { calls, .. } | Self::Park { calls } => *calls,
+            Self::Final { calls, .. } | Self::Delay { calls, .. } | Self::Park { calls, .. } => {
+                *calls
+            }
             Self::BadJob(_) | Self::Abandon => 0,
         }
     }
@@ -182,12 +207,24 @@ impl Outcome {
         }
     }
 
+    /// The `action` counted in `face_enroll_jobs_total`; `None` when abandoned.
+    pub fn action(&self) -> Option<JobAction> {
+        Some(job_action(match self {
+            Self::Final { job, .. } => job.kind(),
+            Self::BadJob(bad) => bad.action,
+            Self::Delay { action, .. } | Self::Park { action, .. } => *action,
+            Self::Abandon => return None,
+        }))
+    }
+
     /// The status counted in `face_enroll_jobs_total`; `None` when abandoned.
     pub fn status(&self) -> Option<JobStatus> {
         Some(match self {
             Self::Final { verdict, .. } => match verdict {
-                Verdict::Enrolled(true) => JobStatus::Succeeded,
-                Verdict::Enrolled(false) => JobStatus::Rejected,
+                Verdict::Enrolled { enrolled, .. } if !enrolled.passed => JobStatus::Rejected,
+                Verdict::Enrolled { .. } | Verdict::Existing | Verdict::Deleted(_) => {
+                    JobStatus::Succeeded
+                }
                 Verdict::Failed(_) => JobStatus::Failed,
             },
             Self::BadJob(_) => JobStatus::DeadLettered,
@@ -204,13 +241,14 @@ impl Outcome {
             Self::Final {
                 job,
                 verdict,
-                reply,
+                answer,
                 ..
             } => result_data(
                 &job.job_id,
+                job.kind(),
                 job.echo(),
                 verdict.clone(),
-                reply.as_deref(),
+                answer.clone(),
                 attempts,
             ),
             Self::BadJob(bad) => {
@@ -221,6 +259,7 @@ impl Outcome {
                 let echo = Echo::clone(&bad.echo);
                 result_data(
                     bad.job_id.as_ref()?,
+                    bad.action,
                     echo,
                     Verdict::Failed(error),
                     None,
@@ -244,30 +283,55 @@ impl Outcome {
 /// The event's data, but its duration.
 fn result_data(
     job_id: &JobId,
+    action: ActionKind,
     echo: Echo,
     verdict: Verdict,
-    reply: Option<&Reply>,
+    answer: Option<ServiceAnswer>,
     attempts: u32,
 ) -> ResultData {
-    let (status, passed, error) = match verdict {
-        Verdict::Enrolled(true) => (Status::Succeeded, Some(true), None),
-        Verdict::Enrolled(false) => (Status::Rejected, Some(false), None),
-        Verdict::Failed(error) => (Status::Failed, None, Some(error)),
+    let adding = action == ActionKind::Add;
+    let (mut existing, mut replaced) = (adding.then_some(false), adding.then_some(false));
+    let (mut deleted, mut enrolled, mut error) = (None, None, None);
+    let status = match verdict {
+        Verdict::Enrolled {
+            enrolled: face,
+            replaced: earlier,
+        } => {
+            replaced = Some(earlier);
+            let status = if face.passed {
+                Status::Succeeded
+            } else {
+                Status::Rejected
+            };
+            enrolled = Some(face);
+            status
+        }
+        Verdict::Existing => {
+            existing = Some(true);
+            Status::Succeeded
+        }
+        Verdict::Deleted(removed) => {
+            deleted = Some(removed);
+            Status::Succeeded
+        }
+        Verdict::Failed(failure) => {
+            error = Some(failure);
+            Status::Failed
+        }
     };
-    let ext_face_info = reply.and_then(Reply::ext_face_info);
-    let answer = reply.and_then(|r| r.answer.clone()).unwrap_or_default();
+    let answer = answer.unwrap_or_default();
     ResultData {
         job_id: job_id.to_string(),
         status,
+        action,
         face_group_code: echo.face_group_code,
         merchant_user_id: echo.merchant_user_id,
-        passed,
-        face_quality: ext_face_info
+        passed: enrolled.as_ref().map(|e| e.passed),
+        face_quality: enrolled
             .as_ref()
-            .and_then(|e| e.get("faceQuality"))
-            .and_then(|q| q.as_str())
+            .and_then(Enrolled::face_quality)
             .map(str::to_owned),
-        ext_face_info,
+        ext_face_info: enrolled.and_then(|e| e.ext_face_info),
         request_id: answer.request_id,
         code: answer.code,
         message: answer.message,
@@ -275,5 +339,16 @@ fn result_data(
         attempts,
         duration_ms: 0,
         metadata: echo.metadata,
+        existing,
+        replaced,
+        deleted,
+    }
+}
+
+/// The `action` label of a job's metrics.
+pub fn job_action(kind: ActionKind) -> JobAction {
+    match kind {
+        ActionKind::Add => JobAction::Add,
+        ActionKind::Delete => JobAction::Delete,
     }
 }

@@ -1,45 +1,56 @@
-//! Step 2 of the road: the picture to send. A URL job sent as a URL is
-//! passed on; any other image is fetched, normalized as the rules need, and
-//! sent inline up to 1 MB or uploaded by the file-stream path.
+//! The picture of an add job: a URL job sent as a URL is passed on; any
+//! other image is fetched and normalized as the rules need, then sent inline
+//! up to 1 MB or uploaded by the file-stream path (whose grant is a call
+//! like any other: limited, retried, counted, and heard by the circuit).
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
-use super::outcome::Trouble;
+use super::flows::JobCalls;
+use super::outcome::{Outcome, Trouble};
 use super::road::Road;
 use super::steps::{Stage, origin};
-use crate::cloudauth::{Client, Picture, Reply};
+use crate::cloudauth::{ApiAction, Picture};
 use crate::event::ErrorKind;
 use crate::image::rules::INLINE_MAX_BYTES;
 use crate::image::{FetchError, Reservation};
-use crate::job::{ImageSource, Job};
+use crate::job::{Enrollment, ImageSource};
+
+/// A picture ready to be given to the service.
+pub(super) enum Sendable {
+    /// A URL the service fetches itself.
+    Url(String),
+    /// A JPEG within the service's rules.
+    Jpeg(Bytes),
+}
 
 impl Road {
-    /// Step 2: the picture to send (the URL as is, or the fetched image,
-    /// normalized as needed, inline or uploaded) with the memory it holds
-    /// until the call is done.
+    /// The picture to send (the URL as is, or the fetched image, normalized
+    /// as needed) with the memory it holds until the call is done.
     pub(super) async fn picture(
         &self,
-        job: &Job,
+        enrollment: &Enrollment,
         stop: &CancellationToken,
-    ) -> Result<(Picture, Reservation), Stage> {
-        if let (true, ImageSource::Url(url)) = (job.send_as_url, &job.image) {
-            return Ok((Picture::Url(url.to_string()), Reservation::none()));
+    ) -> Result<(Sendable, Reservation), Stage> {
+        if let (true, ImageSource::Url(url)) = (enrollment.send_as_url, &enrollment.image) {
+            return Ok((Sendable::Url(url.to_string()), Reservation::none()));
         }
+        let source = &enrollment.image;
         let started = Instant::now();
         let fetched = self
             .policy
-            .run_until(stop, || self.fetcher.fetch(&job.image))
+            .run_until(stop, || self.fetcher.fetch(source))
             .await;
         let size = fetched.as_ref().ok().map(|(bytes, _)| bytes.len());
         self.metrics
-            .image_fetched(origin(&job.image), started.elapsed(), size);
+            .image_fetched(origin(source), started.elapsed(), size);
         let (bytes, mut memory) = fetched.map_err(|e| match e {
             FetchError::Transient(detail) => Stage::Trouble(Trouble {
                 image_host: true,
                 detail,
-                reply: None,
+                answer: None,
             }),
             FetchError::Refused(detail) => Stage::Failed(ErrorKind::ImageFetch, detail),
             FetchError::Invalid(invalid) => {
@@ -56,29 +67,38 @@ impl Road {
             // The original is gone: only the normalized JPEG is held now.
             memory.shrink_to(prepared.jpeg.len() as u64);
         }
-        let picture = self
-            .policy
-            .run_until(stop, || send_form(&self.client, &prepared.jpeg))
-            .await
-            .map_err(|reply| match reply.retry_reason() {
-                Some(_) => Stage::Trouble(Trouble {
-                    image_host: false,
-                    detail: reply.describe(),
-                    reply: Some(Box::new(reply)),
-                }),
-                None => Stage::Failed(ErrorKind::Api, reply.describe()),
-            })?;
         let normalized = prepared.report.map(|r| r.elapsed);
         self.metrics.image_sent(prepared.jpeg.len(), normalized);
-        Ok((picture, memory))
+        Ok((Sendable::Jpeg(prepared.jpeg), memory))
     }
-}
 
-/// How `jpeg` is given to the service: inline up to 1 MB, else uploaded by
-/// the file-stream path first.
-pub async fn send_form(client: &Client, jpeg: &[u8]) -> Result<Picture, Reply> {
-    if jpeg.len() as u64 <= INLINE_MAX_BYTES {
-        return Ok(Picture::inline(jpeg));
+    /// How the picture is given to the service: a URL as is, a JPEG inline
+    /// up to 1 MB, else uploaded by the file-stream path first.
+    pub(super) async fn hand_over(
+        &self,
+        calls: &mut JobCalls<'_>,
+        picture: Sendable,
+    ) -> Result<Picture, Outcome> {
+        let jpeg = match picture {
+            Sendable::Url(url) => return Ok(Picture::Url(url)),
+            Sendable::Jpeg(jpeg) if jpeg.len() as u64 <= INLINE_MAX_BYTES => {
+                return Ok(Picture::inline(&jpeg));
+            }
+            Sendable::Jpeg(jpeg) => jpeg,
+        };
+        let grant = self
+            .step(calls, ApiAction::AuthorizeFileUpload, || {
+                self.client.authorize_upload()
+            })
+            .await?;
+        let posted = self
+            .policy
+            .run_until(calls.stop, || self.client.post_upload(&grant, &jpeg))
+            .await;
+        match posted {
+            Ok(file) => Ok(Picture::File(file)),
+            Err(_) if calls.stop.is_cancelled() => Err(Outcome::Abandon),
+            Err(reply) => Err(self.unsuccessful(calls, reply)),
+        }
     }
-    client.upload(jpeg).await.map(Picture::File)
 }

@@ -1,10 +1,14 @@
 //! The road of one job, read top to bottom:
 //!
 //! 1. parse the delivery into a job,
-//! 2. get the picture (download, object store or inline), normalize it as
-//!    the rules need, and upload it when it is over 1 MB,
-//! 3. wait for the rate limiter,
-//! 4. call AddFaceRecord, retrying what may be retried,
+//! 2. make the job's calls ([`super::flows`]): for an add, ask whether the
+//!    user is there when the job or a redelivery calls for it, get the
+//!    picture (download, object store or inline), normalize it as the rules
+//!    need, upload it when it is over 1 MB, delete the user's earlier
+//!    records when replacing, call AddFaceRecord; for a delete, call
+//!    DeleteFaceRecordV2 (and QueryFaceRecord to confirm a `Deleted=N`),
+//! 3. before each call, wait for the rate limiter,
+//! 4. retry each call as may be retried,
 //! 5. come to one [`Outcome`],
 //! 6. publish what the outcome calls for, with confirms,
 //! 7. ack.
@@ -12,6 +16,7 @@
 //! [`Road::run`] is the whole road; [`Road::decide`] is steps 1 to 5, which
 //! need no broker, so tests drive them with inline images and the simulator.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
@@ -20,12 +25,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::circuit::{Circuit, Ticket};
+use super::flows::JobCalls;
 use super::outcome::{Incoming, Outcome};
-use super::steps::{Attempt, CallEnd, Called, Stage};
+use super::steps::{Attempt, CallEnd, Called};
 use crate::broker::{Inbound, Message, PublishFailed, Publisher, SessionEnded, Topology};
-use crate::cloudauth::{Client, Disposition, FaceRecordRequest, TimedReply};
+use crate::cloudauth::{ApiAction, Client, Disposition, TimedReply};
 use crate::image::{Fetcher, MemoryBudget, Normalizer};
-use crate::job::Job;
+use crate::job::{Action, Job, OnExisting};
 use crate::retry::{RateLimiter, RetryPolicy, RetryReason};
 use crate::telemetry::Metrics;
 
@@ -35,8 +41,14 @@ pub struct Road {
     pub fetcher: Fetcher,
     /// The pool delivered bodies are charged to from their arrival.
     pub bodies: MemoryBudget,
-    /// Signs and sends AddFaceRecord; one connection pool for the process.
+    /// Signs and sends every call; one connection pool for the process.
     pub client: Client,
+    /// `worker.on_existing`: what an add job does about a user already in
+    /// the group, unless the job says.
+    pub on_existing: OnExisting,
+    /// `worker.dedupe_redeliveries`: ask before adding again for a delivery
+    /// that may already have been sent.
+    pub dedupe_redeliveries: bool,
     /// Spaces calls to this process's share of the tenant's quota; also read
     /// by the share poller and by `/metrics`.
     pub limiter: Arc<RateLimiter>,
@@ -83,6 +95,7 @@ impl Road {
             content_type: inbound.content_type(),
             round: inbound.round(),
             attempts: inbound.attempts(),
+            redelivered: inbound.redelivered(),
             received: Instant::now(),
         };
         // Steps 1 to 5.
@@ -90,7 +103,7 @@ impl Road {
             .decide_admitted(&incoming, lane.stop, Some(&ticket))
             .await;
         ticket.record(outcome.call_result());
-        let Some(status) = outcome.status() else {
+        let (Some(action), Some(status)) = (outcome.action(), outcome.status()) else {
             return Ok(()); // Abandoned: left unacked for redelivery.
         };
         // 6. Publish.
@@ -104,7 +117,8 @@ impl Road {
         }
         // 7. Ack.
         inbound.ack().await?;
-        self.metrics.job_ended(status, incoming.received.elapsed());
+        self.metrics
+            .job_ended(action, status, incoming.received.elapsed());
         Ok(())
     }
 
@@ -133,63 +147,58 @@ impl Road {
         let span = tracing::info_span!(
             "job",
             job_id = %job.job_id,
+            action = job.kind().as_str(),
             face_group_code = %job.face_group_code,
             round = incoming.round,
             request_id = tracing::field::Empty,
             attempts = tracing::field::Empty,
         );
         async {
-            // 2. The picture; abandoned at once when stopping.
-            let picture = tokio::select! {
-                picture = self.picture(&job, stop) => picture,
-                () = stop.cancelled() => return Outcome::Abandon,
+            let mut calls = JobCalls {
+                job: &job,
+                incoming,
+                stop,
+                ticket,
+                made: 0,
+                last: None,
             };
-            let (picture, memory) = match picture {
-                Ok(picture) => picture,
-                Err(_) if stop.is_cancelled() => return Outcome::Abandon,
-                Err(Stage::BadSource(reason)) => return Outcome::bad_source(&job, reason),
-                Err(Stage::Failed(kind, detail)) => return Outcome::failed(job, kind, detail),
-                Err(Stage::Trouble(trouble)) => {
-                    return Outcome::retryable(job, trouble, 0, incoming.round, self.max_rounds);
-                }
-            };
-            let request = FaceRecordRequest {
-                face_group_code: job.face_group_code.to_string(),
-                merchant_user_id: job.merchant_user_id.as_ref().map(ToString::to_string),
-                picture,
-                quality_check: job.face_quality_check,
-            };
-            // 3 and 4. Wait for the limiter, call, retry what may be retried.
-            let called = self.call(&request, stop, ticket).await;
-            drop((request, memory));
-            let Called { reply, calls } = match called {
-                CallEnd::Called(called) => called,
-                CallEnd::Stopped => return Outcome::Abandon,
-                CallEnd::Paused { calls } => return Outcome::Park { calls },
+            // 2 to 5.
+            let outcome = match &job.action {
+                Action::Add(enrollment) => self.add(&mut calls, enrollment).await,
+                Action::Delete(user) => self.delete(&mut calls, user).await,
             };
             let span = tracing::Span::current();
+            if let Outcome::Final { answer, .. } = &outcome {
+                span.record(
+                    "request_id",
+                    answer.as_ref().and_then(|a| a.request_id.as_deref()),
+                );
+            }
             span.record(
-                "request_id",
-                reply.answer.as_ref().and_then(|a| a.request_id.as_deref()),
+                "attempts",
+                incoming.attempts.saturating_add(outcome.calls()),
             );
-            span.record("attempts", incoming.attempts.saturating_add(calls));
-            tracing::info!(code = reply.code(), calls, "AddFaceRecord answered");
-            // 5. The outcome.
-            Outcome::answered(job, reply, calls, incoming.round, self.max_rounds)
+            outcome
         }
         .instrument(span)
         .await
     }
 
-    /// Steps 3 and 4: calls until a final answer, a pause or the end of the
-    /// retry budget; stopped when `stop` came before a call could start, or
-    /// paused when the circuit opened and `ticket` is not the probe's.
-    pub async fn call(
+    /// Steps 3 and 4 for one call of `action`: calls until a final answer, a
+    /// pause or the end of the retry budget; stopped when `stop` came before
+    /// a call could start, or paused when the circuit opened and `ticket` is
+    /// not the probe's.
+    pub async fn call<T, F, Fut>(
         &self,
-        request: &FaceRecordRequest,
+        action: ApiAction,
         stop: &CancellationToken,
         ticket: Option<&Ticket>,
-    ) -> CallEnd {
+        send: F,
+    ) -> CallEnd<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = TimedReply<T>>,
+    {
         let calls = AtomicU32::new(0);
         let result = self
             .policy
@@ -213,14 +222,15 @@ impl Road {
                 }
                 // 4. Call.
                 calls.fetch_add(1, Ordering::Relaxed);
-                let TimedReply { reply, elapsed } = self.client.add_face_record(request).await;
+                let TimedReply { reply, elapsed } = send().await;
                 let reason = reply.retry_reason();
-                self.metrics.api_call(reply.code_label(), elapsed, reason);
+                self.metrics
+                    .api_call(action.name(), reply.code_label(), elapsed, reason);
                 if reason == Some(RetryReason::Throttled) {
                     self.limiter.on_throttled();
                 }
                 match reply.disposition {
-                    Disposition::Success { .. } => Ok(reply),
+                    Disposition::Success(_) => Ok(reply),
                     _ => Err(Attempt::Answered(reply)),
                 }
             })

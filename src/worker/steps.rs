@@ -1,4 +1,4 @@
-//! What the road's steps end in: the end of the call step, why the picture
+//! What the road's steps end in: the end of a call step, why the picture
 //! step stopped short, one try as the retry policy sees it.
 
 use super::outcome::Trouble;
@@ -8,11 +8,11 @@ use crate::job::ImageSource;
 use crate::retry::{Retry, Retryable};
 use crate::telemetry::ImageOrigin;
 
-/// How steps 3 and 4 ended.
+/// How one call step (limiter, call, retries) ended.
 #[derive(Debug)]
-pub enum CallEnd {
+pub enum CallEnd<T> {
     /// The service's last answer.
-    Called(Called),
+    Called(Called<T>),
     /// Stopping before a call could start.
     Stopped,
     /// The circuit opened while this job waited; it is not the probe.
@@ -22,12 +22,12 @@ pub enum CallEnd {
     },
 }
 
-/// The service's last answer in steps 3 and 4.
+/// The service's last answer in one call step.
 #[derive(Debug)]
-pub struct Called {
+pub struct Called<T> {
     /// The last reply: a success, or the answer that ended the retries.
-    pub reply: Reply,
-    /// AddFaceRecord calls made.
+    pub reply: Reply<T>,
+    /// Calls made.
     pub calls: u32,
 }
 
@@ -41,17 +41,17 @@ pub(super) enum Stage {
     Trouble(Trouble),
 }
 
-/// One try of step 4, as the retry policy sees it.
-pub(super) enum Attempt {
+/// One try of a call, as the retry policy sees it.
+pub(super) enum Attempt<T> {
     /// The service's answer was not a success.
-    Answered(Reply),
+    Answered(Reply<T>),
     /// Stopping: no new call may start.
     Stopped,
     /// The circuit is open and this job is not the probe.
     Paused,
 }
 
-impl Retryable for Attempt {
+impl<T> Retryable for Attempt<T> {
     fn retry(&self) -> Retry {
         match self {
             Self::Answered(reply) => reply.retry(),

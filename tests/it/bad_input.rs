@@ -120,7 +120,7 @@ async fn bad_jobs_are_dead_lettered_with_a_reason_and_failed_when_they_have_an_i
         stack
             .metrics
             .jobs
-            .with_label_values(&["dead_lettered"])
+            .with_label_values(&["add", "dead_lettered"])
             .get(),
         12
     );

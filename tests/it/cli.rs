@@ -202,3 +202,67 @@ fn normalize_writes_the_picture_the_worker_would_send_and_says_what_it_did() {
     assert!(!landscape.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs a command against the simulator at `url`; its exit code and JSON.
+fn answer(url: &str, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let output = command(args)
+        .env("FACE_ENROLL_API__ENDPOINT", url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: {e}: {stdout} {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.code(), json)
+}
+
+#[test]
+fn records_and_delete_list_and_remove_a_users_faces() {
+    let (_sim, url) = start_simulator();
+    for user in ["ann", "ann", "ben"] {
+        let (code, _) = answer(
+            &url,
+            &[
+                "enroll",
+                "--group",
+                "g",
+                "--merchant-user-id",
+                user,
+                "--image-file",
+                "samples/face-1.jpg",
+            ],
+        );
+        assert_eq!(code, Some(0));
+    }
+    let (code, all) = answer(&url, &["records", "--group", "g"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(all["TotalCount"], 3);
+    assert_eq!(all["Items"].as_array().unwrap().len(), 3);
+    let (_, ann) = answer(
+        &url,
+        &["records", "--group", "g", "--merchant-user-id", "ann"],
+    );
+    assert_eq!(
+        ann["TotalCount"], 2,
+        "the simulator adds a second record by default"
+    );
+    assert!(ann["Items"][0]["Id"].is_u64() && ann["Items"][0]["FaceId"].is_string());
+    let (code, deleted) = answer(
+        &url,
+        &["delete", "--group", "g", "--merchant-user-id", "ann"],
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(deleted["Code"], "Success");
+    assert_eq!(deleted["Result"]["Deleted"], "Y");
+    let (_, again) = answer(
+        &url,
+        &["delete", "--group", "g", "--merchant-user-id", "ann"],
+    );
+    assert_eq!(again["Result"]["Deleted"], "N");
+    let (_, left) = answer(&url, &["records", "--group", "g"]);
+    assert_eq!(left["TotalCount"], 1);
+    assert_eq!(left["Items"][0]["MerchantUserId"], "ben");
+}

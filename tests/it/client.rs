@@ -13,7 +13,7 @@ use crate::helpers::*;
 async fn call(
     signature: SignatureVersion,
     request: &FaceRecordRequest,
-) -> face_enroll::cloudauth::Reply {
+) -> face_enroll::cloudauth::Reply<face_enroll::cloudauth::Enrolled> {
     let sim = simulator(sim_options()).await;
     enroll(
         &road(&api(&sim, signature), credentials(), &quick_retry()),
@@ -26,14 +26,14 @@ async fn call(
 #[tokio::test]
 async fn success_and_rejection_in_both_signature_modes() {
     for signature in [V1, V3] {
-        let passed = call(signature, &face_request("user-42")).await;
+        let added = call(signature, &face_request("user-42")).await;
         assert_eq!(
-            passed.disposition,
-            Disposition::Success { passed: true },
+            passed(&added),
+            Some(true),
             "{signature:?}: {}",
-            passed.describe()
+            added.describe()
         );
-        let answer = passed.answer.as_ref().unwrap();
+        let answer = added.answer.as_ref().unwrap();
         assert_eq!(answer.code.as_deref(), Some("Success"));
         assert!(
             answer
@@ -41,16 +41,15 @@ async fn success_and_rejection_in_both_signature_modes() {
                 .as_deref()
                 .is_some_and(|id| id.len() == 36)
         );
+        let Disposition::Success(enrolled) = &added.disposition else {
+            panic!("a success")
+        };
         assert_eq!(
-            passed.ext_face_info(),
+            enrolled.ext_face_info,
             Some(serde_json::json!({"faceQuality": "HIGH"}))
         );
         let rejected = call(signature, &face_request("reject-7")).await;
-        assert_eq!(
-            rejected.disposition,
-            Disposition::Success { passed: false },
-            "{signature:?}"
-        );
+        assert_eq!(passed(&rejected), Some(false), "{signature:?}");
     }
 }
 
@@ -103,8 +102,8 @@ async fn sts_tokens_are_sent_and_checked_in_both_modes() {
         );
         let reply = enroll(&good, &face_request("u")).await.reply;
         assert_eq!(
-            reply.disposition,
-            Disposition::Success { passed: true },
+            passed(&reply),
+            Some(true),
             "{signature:?}: {}",
             reply.describe()
         );
@@ -126,8 +125,8 @@ async fn awkward_characters_are_signed_correctly_end_to_end() {
         request.face_group_code = "grp 1+/=*~&é".into();
         let reply = call(signature, &request).await;
         assert_eq!(
-            reply.disposition,
-            Disposition::Success { passed: true },
+            passed(&reply),
+            Some(true),
             "{signature:?}: {}",
             reply.describe()
         );
@@ -141,8 +140,8 @@ async fn a_url_picture_is_sent_as_face_picture_url() {
     for signature in [V1, V3] {
         let reply = call(signature, &request).await;
         assert_eq!(
-            reply.disposition,
-            Disposition::Success { passed: true },
+            passed(&reply),
+            Some(true),
             "{signature:?}: {}",
             reply.describe()
         );
@@ -181,10 +180,7 @@ async fn every_retryable_class_is_retried_then_succeeds() {
     ]);
     let road = road(&api(&sim, V1), credentials(), &quick_retry());
     let enrollment = enroll(&road, &face_request("u")).await;
-    assert_eq!(
-        enrollment.reply.disposition,
-        Disposition::Success { passed: true }
-    );
+    assert_eq!(passed(&enrollment.reply), Some(true));
     assert_eq!(enrollment.calls, 5);
     for code in [
         "Throttling.Api",
@@ -259,10 +255,7 @@ async fn retry_after_is_honoured() {
         &face_request("u"),
     )
     .await;
-    assert_eq!(
-        enrollment.reply.disposition,
-        Disposition::Success { passed: true }
-    );
+    assert_eq!(passed(&enrollment.reply), Some(true));
     assert_eq!(enrollment.calls, 2);
     // The computed backoff is at most 10 ms here; only the service's wait explains this.
     assert!(
@@ -283,10 +276,7 @@ async fn a_read_timeout_is_retried() {
         &face_request("u"),
     )
     .await;
-    assert_eq!(
-        enrollment.reply.disposition,
-        Disposition::Success { passed: true }
-    );
+    assert_eq!(passed(&enrollment.reply), Some(true));
     assert_eq!(enrollment.calls, 2);
 }
 

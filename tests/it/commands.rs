@@ -30,13 +30,21 @@ fn demo_runs_the_whole_loop_and_exits_0() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("7 of 7 events arrived: 4 succeeded, 1 rejected, 2 failed; 1 bad message(s) kept in the dead-letter queue"), "{stdout}");
+    assert!(stdout.contains("9 of 9 events arrived: 6 succeeded, 1 rejected, 2 failed; 1 bad message(s) kept in the dead-letter queue"), "{stdout}");
     assert!(
-        stdout.contains("demo-5   rejected   code=Success passed=false"),
+        stdout.contains("demo-5   add    rejected   code=Success passed=false"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("demo-6   failed     image_invalid: "),
+        stdout.contains("demo-8   add    succeeded  existing=true: alice is already in the group"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("demo-9   delete succeeded  code=Success deleted=true"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("demo-6   add    failed     image_invalid: "),
         "{stdout}"
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -90,9 +98,37 @@ async fn publish_confirms_valid_lines_and_reports_invalid_ones() {
     ]);
     names(&mut one, &settings);
     assert!(one.output().unwrap().status.success());
+    let mut deletion = command(&[
+        "publish",
+        "--delete",
+        "--group",
+        "g",
+        "--merchant-user-id",
+        "user-42",
+        "--job-id",
+        "forget-42",
+    ]);
+    names(&mut deletion, &settings);
+    assert!(deletion.output().unwrap().status.success());
+    let mut nobody = command(&["publish", "--delete", "--group", "g"]);
+    names(&mut nobody, &settings);
+    assert_eq!(
+        nobody.output().unwrap().status.code(),
+        Some(2),
+        "--delete needs a user"
+    );
     let broker = broker().await;
     let queue = broker.queue_len(&settings.amqp.jobs_queue).await.unwrap();
-    assert_eq!(queue, 4);
+    assert_eq!(queue, 5);
+    let mut bodies = Vec::new();
+    while let Some(message) = broker.get(&settings.amqp.jobs_queue).await.unwrap() {
+        bodies.push(serde_json::from_slice::<serde_json::Value>(&message.body).unwrap());
+    }
+    let forget = bodies.iter().find(|b| b["job_id"] == "forget-42").unwrap();
+    assert_eq!(
+        *forget,
+        serde_json::json!({"action": "delete", "job_id": "forget-42", "face_group_code": "g", "merchant_user_id": "user-42"})
+    );
     delete_names(&broker, &settings).await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use face_enroll::cloudauth::sign;
-use face_enroll::cloudauth::{Credentials, FaceRecordRequest, Picture};
+use face_enroll::cloudauth::{
+    ApiAction, Credentials, Disposition, Enrolled, FaceRecordRequest, Picture, Reply,
+};
 use face_enroll::config::{ApiSettings, RetrySettings, Settings, SignatureVersion};
-use face_enroll::simulate::{Simulator, SimulatorOptions};
+use face_enroll::simulate::{SecondAdd, Simulator, SimulatorOptions};
 use face_enroll::telemetry::Metrics;
 use face_enroll::worker::Road;
 use face_enroll::worker::{CallEnd, Called};
@@ -28,6 +30,7 @@ pub fn sim_options() -> SimulatorOptions {
         fail_rate: 0.0,
         latency: Duration::ZERO,
         issuer: None,
+        second_add: SecondAdd::Add,
     }
 }
 
@@ -69,9 +72,19 @@ pub fn road(api: &ApiSettings, credentials: Credentials, retry: &RetrySettings) 
     Road::new(&settings, credentials, Metrics::new().unwrap()).unwrap()
 }
 
-/// Steps 3 and 4 of the road: wait for the limiter, call, retry.
-pub async fn enroll(road: &Road, request: &FaceRecordRequest) -> Called {
-    match road.call(request, &CancellationToken::new(), None).await {
+/// The service's verdict on the face, when the reply is a success.
+pub fn passed(reply: &Reply<Enrolled>) -> Option<bool> {
+    match &reply.disposition {
+        Disposition::Success(enrolled) => Some(enrolled.passed),
+        _ => None,
+    }
+}
+
+/// One call step of the road for AddFaceRecord: wait for the limiter, call, retry.
+pub async fn enroll(road: &Road, request: &FaceRecordRequest) -> Called<Enrolled> {
+    let stop = CancellationToken::new();
+    let send = || road.client.add_face_record(request);
+    match road.call(ApiAction::AddFaceRecord, &stop, None, send).await {
         CallEnd::Called(called) => called,
         other => panic!("never stopped nor paused: {other:?}"),
     }
@@ -99,9 +112,22 @@ pub async fn post_v1(
     timestamp: &str,
     nonce: &str,
 ) -> (u16, serde_json::Value) {
+    signed_v1(sim, "AddFaceRecord", &[], body, timestamp, nonce).await
+}
+
+/// A V1-signed call of `action` with `params` in the query and `body` as a
+/// form (none when empty); the status and JSON answer.
+pub async fn signed_v1(
+    sim: &Simulator,
+    action: &str,
+    params: &[(&str, &str)],
+    body: &[(&str, &str)],
+    timestamp: &str,
+    nonce: &str,
+) -> (u16, serde_json::Value) {
     let mut query = vec![
         ("AccessKeyId", KEY_ID),
-        ("Action", "AddFaceRecord"),
+        ("Action", action),
         ("Format", "json"),
         ("SignatureMethod", "HMAC-SHA1"),
         ("SignatureNonce", nonce),
@@ -109,19 +135,20 @@ pub async fn post_v1(
         ("Timestamp", timestamp),
         ("Version", "2022-08-09"),
     ];
+    query.extend_from_slice(params);
     let signature = sign::v1_signature(
         SECRET,
         &sign::v1_string_to_sign("POST", query.iter().chain(body).copied()),
     );
     query.push(("Signature", &signature));
     let url = format!("{}?{}", sim.url(), sign::canonical_query(query));
-    let response = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(sign::canonical_query(body.iter().copied()))
-        .send()
-        .await
-        .unwrap();
+    let mut request = reqwest::Client::new().post(url);
+    if !body.is_empty() {
+        request = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(sign::canonical_query(body.iter().copied()));
+    }
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let bytes = response.bytes().await.unwrap();
     (status, serde_json::from_slice(&bytes).unwrap())

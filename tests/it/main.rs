@@ -12,6 +12,7 @@ mod credentials;
 mod helpers;
 mod hostile;
 mod images;
+mod library;
 mod nodes;
 mod observability;
 mod phone_photos;

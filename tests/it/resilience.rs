@@ -152,7 +152,7 @@ async fn closing_every_connection_mid_run_loses_no_job() {
         async move { worker.run(token).await }
     });
     crate::stack::wait_for(Duration::from_secs(30), || {
-        metrics.jobs.with_label_values(&["succeeded"]).get() >= 300
+        metrics.jobs.with_label_values(&["add", "succeeded"]).get() >= 300
     })
     .await;
     vhost.close_all_connections();

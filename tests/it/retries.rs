@@ -93,7 +93,11 @@ async fn delay_rounds_end_in_retries_exhausted() {
         "attempts carried across rounds"
     );
     assert_eq!(
-        stack.metrics.jobs.with_label_values(&["retried"]).get(),
+        stack
+            .metrics
+            .jobs
+            .with_label_values(&["add", "retried"])
+            .get(),
         2,
         "two trips through delay queues"
     );
@@ -121,7 +125,14 @@ async fn an_image_host_that_stays_down_ends_in_image_fetch_after_the_rounds() {
             .unwrap()
             .contains("after 1 delay rounds")
     );
-    assert_eq!(stack.metrics.jobs.with_label_values(&["retried"]).get(), 1);
+    assert_eq!(
+        stack
+            .metrics
+            .jobs
+            .with_label_values(&["add", "retried"])
+            .get(),
+        1
+    );
     stack.finish().await;
 }
 
@@ -143,7 +154,11 @@ async fn forbidden_pauses_consumption_and_resumes_by_itself() {
     wait_for(Duration::from_secs(5), || health.ready()).await;
     assert_eq!(stack.metrics.circuit_open.get(), 0);
     assert_eq!(
-        stack.metrics.jobs.with_label_values(&["retried"]).get(),
+        stack
+            .metrics
+            .jobs
+            .with_label_values(&["add", "retried"])
+            .get(),
         1,
         "parked once"
     );

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
+use face_enroll::cloudauth::Enrolled;
 use face_enroll::config::Settings;
 use face_enroll::simulate::Scripted;
 use face_enroll::telemetry::{JobStatus, Metrics};
@@ -57,7 +58,10 @@ async fn an_inline_face_is_enrolled_and_its_event_carries_the_answer() {
         matches!(
             outcome,
             Outcome::Final {
-                verdict: Verdict::Enrolled(true),
+                verdict: Verdict::Enrolled {
+                    enrolled: Enrolled { passed: true, .. },
+                    replaced: false
+                },
                 calls: 1,
                 ..
             }
@@ -75,7 +79,9 @@ async fn an_inline_face_is_enrolled_and_its_event_carries_the_answer() {
     assert_eq!(sim.stats().get("Success"), 1);
     let metrics = road.metrics.render();
     assert!(
-        metrics.contains("face_enroll_api_requests_total{code=\"Success\"} 1"),
+        metrics.contains(
+            "face_enroll_api_requests_total{action=\"AddFaceRecord\",code=\"Success\"} 1"
+        ),
         "{metrics}"
     );
 }
@@ -144,7 +150,10 @@ async fn a_refused_account_parks_the_job_and_opens_the_circuit() {
     sim.script([Scripted::Forbidden]);
     let road = road(&sim, 5);
     let outcome = decide(&road, &inline_job("r-6", "erin", &jpeg::face(48, 64)), 3).await;
-    assert!(matches!(outcome, Outcome::Park { calls: 1 }), "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::Park { calls: 1, .. }),
+        "{outcome:?}"
+    );
     assert_eq!(outcome.call_result(), CallResult::Forbidden);
     road.circuit.admit().await.record(outcome.call_result());
     assert!(road.circuit.is_open());
@@ -209,7 +218,14 @@ async fn a_call_under_way_when_stopping_is_finished_and_counted_not_retried() {
     let outcome = road.decide(&Incoming::new(&body, None), &stop).await;
     stopping.await.unwrap();
     assert!(
-        matches!(outcome, Outcome::Delay { round: 1, calls: 1 }),
+        matches!(
+            outcome,
+            Outcome::Delay {
+                round: 1,
+                calls: 1,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     assert_eq!(sim.stats().received(), 1, "not retried after the stop");

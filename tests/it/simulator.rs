@@ -270,3 +270,81 @@ async fn latency_delays_every_answer() {
     let _ = reqwest::Client::new().post(sim.url()).send().await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
+
+#[tokio::test]
+async fn each_action_takes_its_parameters_where_the_service_does() {
+    let sim = simulator(sim_options()).await;
+    let now = face_enroll::cloudauth::sign::timestamp();
+    let nonce = || face_enroll::cloudauth::sign::nonce();
+    let query = [
+        ("CurrentPage", "1"),
+        ("FaceGroupCode", "g"),
+        ("PageSize", "10"),
+    ];
+    let (status, answer) = signed_v1(&sim, "QueryFaceRecord", &[], &query, &now, &nonce()).await;
+    assert_eq!(
+        (status, answer["Code"].as_str()),
+        (400, Some("InvalidParameter"))
+    );
+    assert!(
+        answer["Message"].as_str().unwrap().contains("query string"),
+        "{answer}"
+    );
+    let (status, answer) = signed_v1(&sim, "QueryFaceRecord", &query, &[], &now, &nonce()).await;
+    assert_eq!(
+        (status, answer["Code"].as_str()),
+        (200, Some("Success")),
+        "{answer}"
+    );
+    assert_eq!(answer["TotalCount"], 0);
+    let (_, answer) = signed_v1(&sim, "QueryFaceRecord", &query[..2], &[], &now, &nonce()).await;
+    assert_eq!(answer["Code"], "MissingParameter", "PageSize is required");
+    let picture = face_base64();
+    let add = [
+        ("FaceGroupCode", "g"),
+        ("FacePicture", picture.as_str()),
+        ("ProductCode", "FACE_ENROLL"),
+    ];
+    let (status, answer) = signed_v1(&sim, "AddFaceRecord", &add, &[], &now, &nonce()).await;
+    assert_eq!(
+        (status, answer["Code"].as_str()),
+        (400, Some("InvalidParameter"))
+    );
+    assert!(
+        answer["Message"].as_str().unwrap().contains("form body"),
+        "{answer}"
+    );
+    assert_eq!(sim.stats().calls("QueryFaceRecord"), 3);
+}
+
+#[tokio::test]
+async fn a_delete_without_its_group_removes_the_user_from_every_group() {
+    // As the service documents, and why the worker always sends the group.
+    let sim = simulator(sim_options()).await;
+    let now = face_enroll::cloudauth::sign::timestamp();
+    let picture = face_base64();
+    for group in ["g1", "g2"] {
+        let add = [
+            ("FaceGroupCode", group),
+            ("FacePicture", picture.as_str()),
+            ("MerchantUserId", "u"),
+            ("ProductCode", "FACE_ENROLL"),
+        ];
+        let nonce = face_enroll::cloudauth::sign::nonce();
+        let (status, _) = signed_v1(&sim, "AddFaceRecord", &[], &add, &now, &nonce).await;
+        assert_eq!(status, 200);
+    }
+    let nonce = face_enroll::cloudauth::sign::nonce();
+    let (_, answer) = signed_v1(
+        &sim,
+        "DeleteFaceRecordV2",
+        &[("MerchantUserId", "u")],
+        &[],
+        &now,
+        &nonce,
+    )
+    .await;
+    assert_eq!(answer["Result"]["Deleted"], "Y");
+    assert_eq!(answer["Result"]["DeletedGroupCodes"], "g1,g2");
+    assert!(sim.records("g1").is_empty() && sim.records("g2").is_empty());
+}
