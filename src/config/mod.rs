@@ -12,13 +12,19 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 pub use load::{ConfigError, load};
 pub use validate::check;
 
-/// All settings of the service, one field per `[section]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A secret, never written out: settings serialize (to list their keys) without it.
+fn hidden<S: Serializer>(_: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str("(hidden)")
+}
+
+/// All settings of the service, one field per `[section]`; serialized only
+/// to list their keys.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Broker connection and AMQP names.
@@ -42,11 +48,12 @@ pub struct Settings {
 }
 
 /// `[amqp]`: the broker and the names of the topology.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AmqpSettings {
     /// Broker URL, or the comma-separated URLs of a cluster's nodes; a
     /// secret because it usually carries a password.
+    #[serde(serialize_with = "hidden")]
     pub url: SecretString,
     /// PEM file of the CA that signed the broker's certificate (system roots otherwise).
     pub tls_ca_file: Option<std::path::PathBuf>,
@@ -80,7 +87,7 @@ pub struct AmqpSettings {
 }
 
 /// Type of the jobs queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum QueueType {
     /// Replicated, with a delivery limit: the default for production.
@@ -90,7 +97,7 @@ pub enum QueueType {
 }
 
 /// `[worker]`: concurrency and shutdown.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerSettings {
     /// Jobs processed at once.
@@ -110,7 +117,7 @@ pub struct WorkerSettings {
 }
 
 /// `[api]`: the AddFaceRecord endpoint, signature and rate.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiSettings {
     /// Region whose endpoint is called.
@@ -140,7 +147,7 @@ pub struct ApiSettings {
 }
 
 /// Signature scheme of the API calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureVersion {
     /// RPC signature 1.0, HMAC-SHA1, in the query string.
@@ -150,7 +157,7 @@ pub enum SignatureVersion {
 }
 
 /// `[retry]`: backoff in process, then delay-queue rounds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetrySettings {
     /// First backoff delay.
@@ -172,7 +179,7 @@ pub struct RetrySettings {
 }
 
 /// `[image]`: download limits and checks.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImageSettings {
     /// Largest image accepted as fetched, in bytes (the input cap; what is
@@ -207,7 +214,7 @@ pub fn split_urls(urls: &str) -> Vec<&str> {
 }
 
 /// `image.normalize`: which images are re-encoded before they are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NormalizeMode {
     /// Only images that break a rule normalizing mends; others go byte for byte.
@@ -219,7 +226,7 @@ pub enum NormalizeMode {
 }
 
 /// `[object_store]`: the store `{"key": …}` sources are read from.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ObjectStoreSettings {
     /// `s3://bucket/prefix`, `oss://…`, `gs://…`, `az://…` or `file:///path`.
@@ -227,7 +234,7 @@ pub struct ObjectStoreSettings {
 }
 
 /// `[credentials]`: where temporary credentials are asked for (tests, proxies).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CredentialsSettings {
     /// Base URL replacing STS's host for `AssumeRoleWithOIDC`.
@@ -237,7 +244,7 @@ pub struct CredentialsSettings {
 }
 
 /// `[metrics]`: the HTTP listener for scrapes and probes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsSettings {
     /// Address of `/metrics`, `/healthz` and `/readyz`.
@@ -245,7 +252,7 @@ pub struct MetricsSettings {
 }
 
 /// `[log]`: how logs are written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     /// `json` for collectors, `pretty` for people.
@@ -255,7 +262,7 @@ pub struct LogSettings {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// One JSON object per line.

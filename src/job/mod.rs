@@ -84,7 +84,7 @@ pub struct Enrollment {
 }
 
 /// What an add job does when its user already has a record in the group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnExisting {
     /// Call AddFaceRecord, whatever is there.

@@ -21,6 +21,7 @@ mod rabbit;
 mod resilience;
 mod retries;
 mod road;
+mod settings_docs;
 mod simulator;
 mod stack;
 mod topology;

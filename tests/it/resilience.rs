@@ -1,6 +1,7 @@
-//! Losing nothing: 2000 jobs through connection closes and a SIGKILL, and a
-//! SIGTERM that drains. Each test has its own vhost; the worker runs as the
-//! real binary where a signal is involved.
+//! Losing nothing and adding no face twice: 2000 jobs through connection
+//! closes and a SIGKILL (calls under way when they come, against a slow
+//! simulator), and a SIGTERM that drains. Each test has its own vhost; the
+//! worker runs as the real binary where a signal is involved.
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -41,12 +42,13 @@ pub async fn connect(vhost: &Vhost) -> Client {
     Client::connect(&vhost.url()).await.unwrap()
 }
 
-/// Publishes `n` inline-image jobs with confirms; returns their ids.
+/// Publishes `n` inline-image jobs with confirms, each for a user of its
+/// own (`user-<job id>`) in group `grp`; returns their ids.
 async fn publish_jobs(broker: &Client, queue: &str, n: usize) -> Vec<String> {
     let image = base64::engine::general_purpose::STANDARD.encode(jpeg::face(48, 64));
     let ids: Vec<String> = (0..n).map(|i| format!("job-{i:05}")).collect();
     let messages = ids.iter().map(|id| {
-        let body = json!({"job_id": id, "face_group_code": "grp", "image": {"base64": image}});
+        let body = json!({"job_id": id, "face_group_code": "grp", "merchant_user_id": format!("user-{id}"), "image": {"base64": image}});
         Message::to_queue(queue, body.to_string().into_bytes(), "application/json")
     });
     broker.publish_all(messages, || {}).await.unwrap();
@@ -96,6 +98,30 @@ fn duplicates(seen: &HashMap<String, usize>) -> usize {
     seen.values().map(|n| n - 1).sum()
 }
 
+/// Checks the simulator's face library after the jobs `ids`: every user has
+/// exactly one record, none two. Returns how many AddFaceRecord calls were made.
+fn one_record_per_user(sim: &Simulator, ids: &[String]) -> u64 {
+    let mut per_user: HashMap<String, usize> = HashMap::new();
+    for record in sim.records("grp") {
+        *per_user
+            .entry(record.merchant_user_id.unwrap_or_default())
+            .or_default() += 1;
+    }
+    let twice: Vec<_> = per_user.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "users with two records: {twice:?}");
+    assert_eq!(per_user.len(), ids.len(), "every user has a record");
+    sim.stats().calls("AddFaceRecord")
+}
+
+/// A simulator slow enough that calls are under way when the worker or its
+/// connection goes.
+fn slow() -> SimulatorOptions {
+    SimulatorOptions {
+        latency: Duration::from_millis(100),
+        ..sim_options()
+    }
+}
+
 /// The worker binary with `settings` passed as environment variables.
 pub fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Running {
     use secrecy::ExposeSecret;
@@ -131,9 +157,9 @@ pub fn spawn_worker(settings: &Settings, extra: &[(&str, String)]) -> Running {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn closing_every_connection_mid_run_loses_no_job() {
+async fn closing_every_connection_mid_run_loses_no_job_and_adds_no_face_twice() {
     let vhost = Vhost::new("close-all");
-    let sim = simulator(sim_options()).await;
+    let sim = simulator(slow()).await;
     let (settings, broker) = prepare(&vhost, &sim).await;
     let ids = publish_jobs(&broker, &settings.amqp.jobs_queue, 2000).await;
     let started = Instant::now();
@@ -151,12 +177,13 @@ async fn closing_every_connection_mid_run_loses_no_job() {
         let token = token.clone();
         async move { worker.run(token).await }
     });
-    crate::stack::wait_for(Duration::from_secs(30), || {
+    crate::stack::wait_for(Duration::from_secs(60), || {
         metrics.jobs.with_label_values(&["add", "succeeded"]).get() >= 300
     })
     .await;
     vhost.close_all_connections();
     let seen = collect(&vhost, &ids, Duration::from_secs(180)).await;
+    let calls = one_record_per_user(&sim, &ids);
     let elapsed = started.elapsed();
     crate::stack::wait_for(Duration::from_secs(20), || health.ready()).await;
     assert!(
@@ -164,7 +191,7 @@ async fn closing_every_connection_mid_run_loses_no_job() {
         "the worker reconnected by itself"
     );
     eprintln!(
-        "close_all_connections: 2000 jobs, every one with an event, in {:.1} s ({:.0} jobs/s); {} duplicate event(s)",
+        "close_all_connections: 2000 jobs, every one with an event, in {:.1} s ({:.0} jobs/s); {} duplicate event(s); {calls} AddFaceRecord calls, no user with two records",
         elapsed.as_secs_f64(),
         2000.0 / elapsed.as_secs_f64(),
         duplicates(&seen)
@@ -174,9 +201,9 @@ async fn closing_every_connection_mid_run_loses_no_job() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_mid_run_and_restarted_loses_no_job() {
+async fn a_worker_killed_mid_run_and_restarted_loses_no_job_and_adds_no_face_twice() {
     let vhost = Vhost::new("sigkill");
-    let sim = simulator(sim_options()).await;
+    let sim = simulator(slow()).await;
     let (settings, broker) = prepare(&vhost, &sim).await;
     let ids = publish_jobs(&broker, &settings.amqp.jobs_queue, 2000).await;
     let started = Instant::now();
@@ -187,16 +214,19 @@ async fn a_worker_killed_mid_run_and_restarted_loses_no_job() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     first.kill();
+    let answered: u64 = sim.stats().snapshot().values().sum();
+    let under_way = sim.stats().received() - answered;
+    assert!(under_way > 0, "calls were under way when the worker died");
     let mut second = spawn_worker(&settings, &[]);
     let seen = collect(&vhost, &ids, Duration::from_secs(180)).await;
     let elapsed = started.elapsed();
     second.kill();
+    let calls = one_record_per_user(&sim, &ids);
     eprintln!(
-        "SIGKILL and restart: 2000 jobs, every one with an event, in {:.1} s ({:.0} jobs/s); {} duplicate event(s), {} calls",
+        "SIGKILL and restart: 2000 jobs, every one with an event, in {:.1} s ({:.0} jobs/s); {} duplicate event(s); {under_way} calls under way at the kill; {calls} AddFaceRecord calls, no user with two records",
         elapsed.as_secs_f64(),
         2000.0 / elapsed.as_secs_f64(),
         duplicates(&seen),
-        sim.stats().get("Success")
     );
 }
 
