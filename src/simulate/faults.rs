@@ -79,14 +79,18 @@ impl Faults {
             Some(Instant::now() + window);
     }
 
-    /// The scripted or randomly injected fault for this call, if any.
-    pub fn next_fault(&self) -> Option<Scripted> {
-        let refusing = self
-            .refuse_until
+    /// Whether the account is refused now (for every action, the upload
+    /// grant included).
+    pub fn refusing(&self) -> bool {
+        self.refuse_until
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .is_some_and(|until| Instant::now() < until);
-        if refusing {
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// The scripted or randomly injected fault for this call, if any.
+    pub fn next_fault(&self) -> Option<Scripted> {
+        if self.refusing() {
             return Some(Scripted::Forbidden);
         }
         let scripted = self

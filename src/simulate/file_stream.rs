@@ -64,6 +64,13 @@ fn grant_region(
             "Specified api is not found.",
         ));
     }
+    if state.faults.refusing() {
+        return Err(Rejection::new(
+            403,
+            "Forbidden.RAMUserAccessDenied",
+            "The RAM user is not authorized to call AuthorizeFileUpload.",
+        ));
+    }
     let get = |key: &str| {
         query
             .iter()

@@ -175,7 +175,8 @@ impl Simulator {
         self.state.faults.script(answers);
     }
 
-    /// Refuses the account (`Forbidden.RAMUserAccessDenied`) for `window` from now.
+    /// Refuses the account (`Forbidden.RAMUserAccessDenied`) for `window`
+    /// from now, for every action and the upload grant.
     pub fn refuse_for(&self, window: Duration) {
         self.state.faults.refuse_for(window);
     }
