@@ -264,3 +264,19 @@ async fn a_redelivered_job_whose_add_went_through_adds_nothing() {
     .await;
     stack.finish().await;
 }
+
+#[tokio::test]
+async fn a_replacement_whose_picture_cannot_be_sent_keeps_the_old_face() {
+    let mut stack = Stack::start("replace-bad", |_| {}).await;
+    let images = stack.images.clone();
+    one(&mut stack, add("keep-1", "dee", None, &images)).await;
+    let before = records_of(&stack, "dee");
+    let mut landscape = add("keep-2", "dee", Some("replace"), &images);
+    landscape["image"] = json!({"url": format!("{images}/landscape.jpg")});
+    let failed = one(&mut stack, landscape).await;
+    assert_eq!(failed["data"]["error"]["kind"], "image_invalid");
+    assert_eq!(failed["data"]["replaced"], false);
+    assert_eq!(records_of(&stack, "dee"), before, "the old face is still there");
+    assert_eq!(stack.sim.stats().calls("DeleteFaceRecordV2"), 0);
+    stack.finish().await;
+}
