@@ -131,26 +131,23 @@ impl Circuit {
         }
     }
 
-    /// A job ended; its calls may open, close or re-open the circuit.
+    /// A job ended; its calls may open the circuit, and once it is open
+    /// only the probe's move it: a job admitted before it opened can
+    /// neither re-open it (a late refusal would lengthen the pause) nor
+    /// close it (a late answer says nothing of the account now).
     fn record(&self, probe: Option<u64>, result: CallResult) {
         let mut guard = self.lock();
         let state = guard.0;
         let next = match (state, result) {
             (State::Closed, CallResult::Forbidden) => open(1),
+            (State::Probing { probe: out, .. }, _) if probe != Some(out) => return,
             (State::Probing { refusals, .. }, CallResult::Forbidden) => {
                 open(refusals.saturating_add(1))
             }
             // Any answer but a refusal shows the account works again.
-            (State::Open { .. } | State::Probing { .. }, CallResult::Answered) => State::Closed,
+            (State::Probing { .. }, CallResult::Answered) => State::Closed,
             // The probe made no call: let another job probe at once.
-            (
-                State::Probing {
-                    refusals,
-                    probe: out,
-                    ..
-                },
-                CallResult::NoCall,
-            ) if probe == Some(out) => State::Open {
+            (State::Probing { refusals, .. }, CallResult::NoCall) => State::Open {
                 until: Instant::now(),
                 refusals,
             },

@@ -19,9 +19,10 @@ async fn forbidden_opens_and_a_probe_that_answers_closes() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_answer_from_a_job_already_under_way_closes_it() {
+async fn only_the_probe_moves_an_open_circuit() {
     let circuit = circuit();
-    let (first, second, third) = (
+    let (first, second, third, fourth) = (
+        circuit.admit().await,
         circuit.admit().await,
         circuit.admit().await,
         circuit.admit().await,
@@ -29,8 +30,17 @@ async fn an_answer_from_a_job_already_under_way_closes_it() {
     first.record(CallResult::Forbidden);
     second.record(CallResult::NoCall);
     assert!(circuit.is_open());
+    // A late answer of a job admitted before the refusal closes nothing.
     third.record(CallResult::Answered);
-    assert!(!circuit.is_open());
+    assert!(circuit.is_open());
+    let start = Instant::now();
+    let probe = circuit.admit().await;
+    assert_eq!(start.elapsed().as_secs(), 5, "the first pause");
+    // A late refusal neither re-opens it nor lengthens the next pause.
+    fourth.record(CallResult::Forbidden);
+    assert!(probe.may_call(), "still the probe's turn");
+    probe.record(CallResult::Answered);
+    assert!(!circuit.is_open(), "the probe's answer closes it");
 }
 
 #[tokio::test(start_paused = true)]
