@@ -286,3 +286,42 @@ fn values_that_would_panic_later_are_refused_at_start() {
         "{e}"
     );
 }
+
+#[test]
+fn tls_files_with_a_plain_amqp_node_are_refused() {
+    let e = error_for(
+        "[amqp]\nurl = \"amqps://a:5671/%2f,amqp://b:5672/%2f\"\ntls_ca_file = \"/etc/ca.pem\"\n",
+        &[],
+    );
+    assert!(e.starts_with("invalid setting amqp.tls_ca_file"), "{e}");
+    assert!(e.contains("amqps:// nodes only"), "{e}");
+    let e = error_for(
+        "[amqp]\nurl = \"amqp://a:5672/%2f\"\ntls_cert_file = \"/c.pem\"\ntls_key_file = \"/k.pem\"\n",
+        &[],
+    );
+    assert!(e.starts_with("invalid setting amqp.tls_cert_file"), "{e}");
+    assert!(
+        load_with(
+            "[amqp]\nurl = \"amqps://a:5671/%2f\"\ntls_ca_file = \"/etc/ca.pem\"\n",
+            &[]
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn rounds_whose_last_delay_passes_the_brokers_ttl_limit_are_refused() {
+    // 30 s x 4^9 is 7,864 million ms: over 4,295 million; 30 s x 4^8 is not.
+    let e = error_for("[retry]\nmax_rounds = 10\n", &[]);
+    assert!(
+        e.starts_with("invalid setting retry.max_rounds = 10"),
+        "{e}"
+    );
+    assert!(
+        e.contains("expected at most 9 with retry.round_delay 30s"),
+        "{e}"
+    );
+    assert!(load_with("[retry]\nmax_rounds = 9\n", &[]).is_ok());
+    let e = error_for("[retry]\nmax_rounds = 3\nround_delay = \"10d\"\n", &[]);
+    assert!(e.contains("expected at most 2 "), "{e}");
+}

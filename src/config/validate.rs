@@ -9,6 +9,8 @@ use super::{ConfigError, Settings};
 const MIN_QPS: f64 = 0.001;
 /// The most delay rounds: one queue each, the last waiting 4¹⁹ × the first.
 const MAX_ROUNDS: u32 = 20;
+/// RabbitMQ's largest `x-message-ttl`, in milliseconds (2³² − 1).
+const MAX_TTL_MS: u128 = u32::MAX as u128;
 
 impl Settings {
     /// Rejects values a key does not allow, naming the first one found.
@@ -25,6 +27,22 @@ impl Settings {
             "(not shown: it may hold a password)",
             "expected an amqp:// or amqps:// URL, or several separated by commas",
         )?;
+        let tls_key = [
+            ("amqp.tls_ca_file", &self.amqp.tls_ca_file),
+            ("amqp.tls_cert_file", &self.amqp.tls_cert_file),
+            ("amqp.tls_key_file", &self.amqp.tls_key_file),
+        ]
+        .into_iter()
+        .find_map(|(key, path)| Some((key, path.as_ref()?)));
+        if let Some((key, path)) = tls_key {
+            let plain = nodes.iter().any(|node| node.starts_with("amqp://"));
+            check(
+                !plain,
+                key,
+                format!("{:?}", path.display().to_string()),
+                "goes with amqps:// nodes only: amqp.url has an amqp:// node, to which the password would go in clear",
+            )?;
+        }
         check(
             self.amqp.prefetch > 0,
             "amqp.prefetch",
@@ -94,6 +112,25 @@ impl Settings {
             self.retry.max_rounds,
             "expected 0 (no delay queues: what is still retryable fails at once) to 20",
         )?;
+        if let Some(last) = self.retry.max_rounds.checked_sub(1) {
+            let delay = |round: u32| {
+                self.retry
+                    .round_delay
+                    .as_millis()
+                    .saturating_mul(4u128.pow(round))
+            };
+            let fits = (0..=last).take_while(|n| delay(*n) <= MAX_TTL_MS).count();
+            check(
+                delay(last) <= MAX_TTL_MS,
+                "retry.max_rounds",
+                self.retry.max_rounds,
+                &format!(
+                    "expected at most {fits} with retry.round_delay {:?}: the last delay queue would wait {} ms, over RabbitMQ's x-message-ttl limit of {MAX_TTL_MS} ms (49.7 days)",
+                    self.retry.round_delay,
+                    delay(last)
+                ),
+            )?;
+        }
         check(
             self.image.max_bytes > 0,
             "image.max_bytes",

@@ -276,7 +276,11 @@ async fn a_replacement_whose_picture_cannot_be_sent_keeps_the_old_face() {
     let failed = one(&mut stack, landscape).await;
     assert_eq!(failed["data"]["error"]["kind"], "image_invalid");
     assert_eq!(failed["data"]["replaced"], false);
-    assert_eq!(records_of(&stack, "dee"), before, "the old face is still there");
+    assert_eq!(
+        records_of(&stack, "dee"),
+        before,
+        "the old face is still there"
+    );
     assert_eq!(stack.sim.stats().calls("DeleteFaceRecordV2"), 0);
     stack.finish().await;
 }
