@@ -248,6 +248,7 @@ async fn bare_loop(jobs: usize) -> f64 {
         prefetch: PREFETCH,
         connection_name: "bare".into(),
         publish_linger: std::time::Duration::ZERO,
+        connect_timeout: settings.amqp.connect_timeout,
     };
     let topology = Topology::new(&settings.amqp, &settings.retry);
     let metrics = Metrics::new().expect("metrics");

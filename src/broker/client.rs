@@ -105,7 +105,16 @@ impl Client {
         let mut failures = Vec::new();
         for _ in 0..nodes.len() {
             let (index, node) = nodes.take_turn();
-            match nodes.connect(index, ConnectionProperties::default()).await {
+            let connect = nodes.connect(index, ConnectionProperties::default());
+            let connected = tokio::time::timeout(amqp.connect_timeout, connect).await;
+            let Ok(connected) = connected else {
+                failures.push(format!(
+                    "{node}: no answer within amqp.connect_timeout ({:?})",
+                    amqp.connect_timeout
+                ));
+                continue;
+            };
+            match connected {
                 Ok(connection) => {
                     let channel = connection.create_channel().await?;
                     channel

@@ -41,6 +41,15 @@ pub enum SessionError {
         /// The TLS error.
         error: lapin::Error,
     },
+    /// The node did not complete the connection in time (it drops packets,
+    /// or accepts and never speaks): the next node is tried.
+    #[error("{node} did not complete the connection (TCP, TLS, AMQP handshake) within {after:?}")]
+    Timeout {
+        /// `host:port` of the node.
+        node: String,
+        /// `amqp.connect_timeout`.
+        after: Duration,
+    },
     /// The topology does not match; retrying cannot help.
     #[error(transparent)]
     Topology(#[from] TopologyError),
@@ -49,7 +58,7 @@ pub enum SessionError {
 impl SessionError {
     /// Whether opening again later may work.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Connection(_))
+        matches!(self, Self::Connection(_) | Self::Timeout { .. })
             || matches!(self, Self::Topology(TopologyError::Other { .. }))
     }
 }
@@ -65,6 +74,8 @@ pub struct SessionOptions {
     pub prefetch: u16,
     /// Shown in the broker's connection list.
     pub connection_name: String,
+    /// `amqp.connect_timeout`: the most one node's connect may take.
+    pub connect_timeout: Duration,
     /// `amqp.publish_linger`: the flush points of confirmed publishes.
     pub publish_linger: Duration,
 }
@@ -77,6 +88,7 @@ impl std::fmt::Debug for SessionOptions {
             .field("prefetch", &self.prefetch)
             .field("connection_name", &self.connection_name)
             .field("publish_linger", &self.publish_linger)
+            .field("connect_timeout", &self.connect_timeout)
             .finish()
     }
 }
@@ -151,18 +163,30 @@ impl Session {
     ) -> Result<Self, SessionError> {
         let properties = ConnectionProperties::default()
             .with_connection_name(options.connection_name.as_str().into());
-        let connection = match options.nodes.connect(node, properties).await {
-            Ok(connection) => connection,
-            Err(error) if super::nodes::is_certificate_error(&error) => {
-                let node = options
-                    .nodes
-                    .labels()
-                    .get(node)
-                    .cloned()
-                    .unwrap_or_default();
-                return Err(SessionError::Certificate { node, error });
+        let label = || {
+            options
+                .nodes
+                .labels()
+                .get(node)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let connect = options.nodes.connect(node, properties);
+        let connection = match tokio::time::timeout(options.connect_timeout, connect).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) if super::nodes::is_certificate_error(&error) => {
+                return Err(SessionError::Certificate {
+                    node: label(),
+                    error,
+                });
             }
-            Err(error) => return Err(error.into()),
+            Ok(Err(error)) => return Err(error.into()),
+            Err(_) => {
+                return Err(SessionError::Timeout {
+                    node: label(),
+                    after: options.connect_timeout,
+                });
+            }
         };
         if options.declare_topology {
             let declare = connection.create_channel().await?;
@@ -282,6 +306,7 @@ mod tests {
             declare_topology: true,
             prefetch: 64,
             connection_name: "face-enroll/host".into(),
+            connect_timeout: Duration::from_secs(10),
             publish_linger: Duration::from_millis(100),
         };
         let shown = format!("{options:?}");

@@ -24,6 +24,7 @@ impl Default for AmqpSettings {
             delivery_limit: 10,
             declare_topology: true,
             publish_linger: Duration::from_millis(100),
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -113,5 +113,6 @@ fn is_duration_key(key: &str) -> bool {
             | "image.fetch_timeout"
             | "image.normalize_timeout"
             | "amqp.publish_linger"
+            | "amqp.connect_timeout"
     )
 }

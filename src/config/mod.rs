@@ -84,6 +84,10 @@ pub struct AmqpSettings {
     /// Time between the flush points of confirmed publishes (0: no wait).
     #[serde(with = "humantime_serde")]
     pub publish_linger: Duration,
+    /// Longest a node may take to complete the connection (TCP, TLS and the
+    /// AMQP handshake) before the next node is tried.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
 }
 
 /// Type of the jobs queue.

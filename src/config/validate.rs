@@ -44,6 +44,12 @@ impl Settings {
             )?;
         }
         check(
+            !self.amqp.connect_timeout.is_zero(),
+            "amqp.connect_timeout",
+            "\"0s\"",
+            "expected a positive duration",
+        )?;
+        check(
             self.amqp.prefetch > 0,
             "amqp.prefetch",
             self.amqp.prefetch,

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub amqp_connected: IntGauge,
     /// Reconnections after a lost connection.
     pub amqp_reconnects: IntCounter,
+    /// Connects to a node that failed, by `reason`: certificate, timeout, other.
+    pub amqp_connect_failures: IntCounterVec,
     /// 1 for the broker node (`host:port`) the worker is connected to, 0 for the others.
     pub amqp_node: IntGaugeVec,
     /// 1 while the circuit is open (calls paused after `Forbidden.*`).
@@ -156,6 +158,13 @@ impl Metrics {
                 "face_enroll_amqp_reconnects_total",
                 "Reconnections to the broker.",
             )?,
+            amqp_connect_failures: IntCounterVec::new(
+                Opts::new(
+                    "face_enroll_amqp_connect_failures_total",
+                    "Connects to a broker node that failed, by reason: certificate (refused), timeout (amqp.connect_timeout), other.",
+                ),
+                &["reason"],
+            )?,
             amqp_node: IntGaugeVec::new(
                 Opts::new(
                     "face_enroll_amqp_node",
@@ -217,6 +226,9 @@ impl Metrics {
         for result in ["ok", "error"] {
             metrics.credentials_refreshes.with_label_values(&[result]);
         }
+        for reason in ["certificate", "timeout", "other"] {
+            metrics.amqp_connect_failures.with_label_values(&[reason]);
+        }
         for result in PublishResult::ALL {
             metrics.amqp_publishes.with_label_values(&[result.as_str()]);
         }
@@ -243,6 +255,7 @@ impl Metrics {
         r.register(Box::new(metrics.image_refused.clone()))?;
         r.register(Box::new(metrics.amqp_connected.clone()))?;
         r.register(Box::new(metrics.amqp_reconnects.clone()))?;
+        r.register(Box::new(metrics.amqp_connect_failures.clone()))?;
         r.register(Box::new(metrics.amqp_node.clone()))?;
         r.register(Box::new(metrics.circuit_open.clone()))?;
         r.register(Box::new(metrics.amqp_publishes.clone()))?;

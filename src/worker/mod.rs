@@ -138,6 +138,7 @@ impl Worker {
                 prefetch: settings.amqp.prefetch,
                 connection_name: road.source.clone(),
                 publish_linger: settings.amqp.publish_linger,
+                connect_timeout: settings.amqp.connect_timeout,
             },
             road: Arc::new(road),
             health,
@@ -187,6 +188,9 @@ impl Worker {
         // The backoff counts failures across the nodes: a node that cannot be
         // reached hands over to the next one after the same short wait.
         let nodes = &self.session_options.nodes;
+        // Nodes whose certificate was refused since the last session: the
+        // worker stops only once every node has refused it.
+        let mut refused = std::collections::BTreeSet::new();
         while !shutdown.is_cancelled() {
             let (index, node) = nodes.take_turn();
             let open = Session::open(
@@ -200,11 +204,32 @@ impl Worker {
                 () = shutdown.cancelled() => break,
             };
             match opened {
+                Err(e @ SessionError::Certificate { .. }) => {
+                    self.metrics
+                        .amqp_connect_failures
+                        .with_label_values(&["certificate"])
+                        .inc();
+                    refused.insert(index);
+                    if refused.len() >= nodes.len() {
+                        return Err(e.into());
+                    }
+                    tracing::warn!(%node, error = %e, "the node's certificate is refused; trying the next node");
+                }
                 Err(e) if !e.is_transient() => return Err(e.into()),
                 Err(e) => {
+                    let reason = match e {
+                        SessionError::Timeout { .. } => "timeout",
+                        _ => "other",
+                    };
+                    self.metrics
+                        .amqp_connect_failures
+                        .with_label_values(&[reason])
+                        .inc();
+                    refused.remove(&index);
                     tracing::warn!(%node, error = %e, "cannot open a broker session; trying the next node")
                 }
                 Ok(session) => {
+                    refused.clear();
                     tracing::info!(%node, "connected to the broker");
                     self.metrics.amqp_node.with_label_values(&[&node]).set(1);
                     if sessions > 0 {

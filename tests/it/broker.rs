@@ -18,6 +18,7 @@ async fn an_ack_on_a_closed_channel_is_an_error() {
         prefetch: 4,
         connection_name: "it-ack".into(),
         publish_linger: Duration::ZERO,
+        connect_timeout: Duration::from_secs(10),
     };
     let session = Session::open(&options, 0, &topology, &Metrics::new().unwrap())
         .await

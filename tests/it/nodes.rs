@@ -1,7 +1,9 @@
 //! Several broker URLs and TLS, against the real RabbitMQ: a dead node in
-//! the list is passed over, a TLS listener (added to the running broker with
-//! certificates this test makes) is reached with the right CA and a client
-//! certificate, and a wrong CA is one clear error at start, not a loop.
+//! the list is passed over, so is a node that accepts and never answers and
+//! one whose certificate is refused; a TLS listener (added to the running
+//! broker with certificates this test makes) is reached with the right CA
+//! and a client certificate, and a wrong CA on every node is one clear error
+//! at start, not a loop.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +15,11 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::credentials;
+use face_enroll::config::Settings;
+
+use crate::helpers::{credentials, sim_options, simulator};
+use crate::rabbit::Vhost;
+use crate::resilience;
 use crate::stack::{Stack, test_settings, unique};
 
 fn job(id: &str, images: &str) -> serde_json::Value {
@@ -42,6 +48,118 @@ async fn a_node_that_cannot_be_reached_is_passed_over() {
         "{metrics}"
     );
     stack.finish().await;
+}
+
+/// A worker in this process whose `amqp.url` is `nodes` (of `vhost`), jobs
+/// published and events read through the test's own connection to `vhost`.
+struct Run {
+    vhost: Vhost,
+    broker: face_enroll::broker::Client,
+    metrics: Metrics,
+    token: CancellationToken,
+    worker: tokio::task::JoinHandle<Result<(), face_enroll::worker::WorkerError>>,
+    queue: String,
+    _sim: face_enroll::simulate::Simulator,
+}
+
+impl Run {
+    async fn start(vhost: Vhost, nodes: String, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let sim = simulator(sim_options()).await;
+        let (mut settings, broker) = resilience::prepare(&vhost, &sim).await;
+        settings.amqp.url = nodes.into();
+        tweak(&mut settings);
+        let metrics = Metrics::new().unwrap();
+        let worker = Worker::new(
+            &settings,
+            credentials(),
+            metrics.clone(),
+            Arc::new(Health::default()),
+        )
+        .unwrap();
+        let token = CancellationToken::new();
+        let task = tokio::spawn({
+            let token = token.clone();
+            async move { worker.run(token).await }
+        });
+        Self {
+            vhost,
+            broker,
+            metrics,
+            token,
+            worker: task,
+            queue: settings.amqp.jobs_queue.clone(),
+            _sim: sim,
+        }
+    }
+
+    /// Publishes job `id` and says how long its event took to come.
+    async fn job(&self, id: &str) -> Duration {
+        let image = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            crate::helpers::jpeg::face(48, 64),
+        );
+        let body = json!({"job_id": id, "face_group_code": "g", "image": {"base64": image}});
+        let started = std::time::Instant::now();
+        let message = face_enroll::broker::Message::to_queue(
+            &self.queue,
+            body.to_string().into_bytes(),
+            "application/json",
+        );
+        self.broker.publish(&message).await.unwrap();
+        let seen =
+            resilience::collect(&self.vhost, &[id.to_owned()], Duration::from_secs(60)).await;
+        assert_eq!(seen.get(id), Some(&1));
+        started.elapsed()
+    }
+
+    /// Ends every connection to the vhost: the worker moves to its next node.
+    async fn close_connections(&mut self) {
+        self.vhost.close_all_connections();
+        self.broker = resilience::connect(&self.vhost).await;
+    }
+
+    fn failures(&self, reason: &str) -> u64 {
+        self.metrics
+            .amqp_connect_failures
+            .with_label_values(&[reason])
+            .get()
+    }
+
+    async fn finish(self) {
+        self.token.cancel();
+        self.worker.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_accepts_and_never_answers_is_left_after_the_connect_timeout() {
+    // A load balancer with a dead backend: TCP is accepted, nothing is said.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let vhost = Vhost::new("silent");
+    let good = vhost.url();
+    let name = vhost.0.clone();
+    let mut run = Run::start(
+        vhost,
+        format!("amqp://guest:guest@127.0.0.1:{port}/{name},{good}"),
+        |_| {},
+    )
+    .await;
+    run.job("silent-1").await;
+    // The session's end moves the worker on: the silent node is next.
+    run.close_connections().await;
+    let took = run.job("silent-2").await;
+    assert!(
+        took < Duration::from_secs(15),
+        "the next event took {took:?}: the silent node held the worker"
+    );
+    assert!(
+        run.failures("timeout") >= 1,
+        "the silent node was tried and left"
+    );
+    eprintln!("a silent node next: the next event after {took:.1?}");
+    drop(silent);
+    run.finish().await;
 }
 
 /// A CA, a server certificate for `localhost` and a client certificate,
@@ -224,4 +342,31 @@ async fn a_wrong_ca_is_one_clear_error_at_start_and_in_check() {
     );
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("certificate"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_certificate_is_refused_is_passed_over() {
+    let pki = Pki::new();
+    let listener = Listener::start(&pki);
+    let vhost = Vhost::new("certnode");
+    let good = listener.url().replace("%2f", &vhost.0);
+    // The same listener by two names: its certificate names `localhost`, so
+    // as `127.0.0.1` it is refused, as a node with a wrong certificate is.
+    let bad = good.replace("localhost", "127.0.0.1");
+    let mut run = Run::start(vhost, format!("{bad},{good}"), |s| {
+        s.amqp.tls_ca_file = Some(pki.path("ca.pem"));
+        s.amqp.tls_cert_file = Some(pki.path("client.pem"));
+        s.amqp.tls_key_file = Some(pki.path("client-key.pem"));
+    })
+    .await;
+    run.job("cert-1").await;
+    // Moving on from the good node leads to the refused one, then back.
+    run.close_connections().await;
+    run.job("cert-2").await;
+    assert!(
+        run.failures("certificate") >= 1,
+        "the refused node was tried, counted and passed over"
+    );
+    run.finish().await;
+    drop(listener);
 }
