@@ -6,6 +6,7 @@
 //! worker's own headers. Every `lapin` type stays inside this module but for
 //! the properties a caller may read.
 
+mod blocked;
 pub mod client;
 mod ended;
 mod headers;
@@ -17,6 +18,7 @@ pub mod publisher;
 pub mod session;
 pub mod topology;
 
+pub use blocked::Blocked;
 pub use client::{Client, Received, Tap};
 pub use ended::SessionEnded;
 pub use headers::{ATTEMPTS, ERROR, ROUND};

@@ -8,6 +8,7 @@ use lapin::{Channel, Confirmation};
 use tokio_util::sync::CancellationToken;
 
 use super::SessionEnded;
+use super::blocked::Blocked;
 use super::linger::Linger;
 use super::message::Message;
 use crate::retry::Backoff;
@@ -64,16 +65,25 @@ pub struct Publisher {
     metrics: Metrics,
     /// Gathers publishes into batches at a low rate (`amqp.publish_linger`).
     linger: std::sync::Arc<Linger>,
+    /// The broker's block on publishing: a confirm is awaited while it lasts.
+    blocked: Blocked,
 }
 
 impl Publisher {
-    /// Wraps a channel already put in confirm mode.
-    pub fn new(channel: Channel, metrics: Metrics, linger: Duration) -> Self {
+    /// Wraps a channel already put in confirm mode on a connection whose
+    /// publishing may be `blocked`.
+    pub fn new(channel: Channel, metrics: Metrics, linger: Duration, blocked: Blocked) -> Self {
         Self {
             channel,
             metrics,
             linger: std::sync::Arc::new(Linger::new(linger)),
+            blocked,
         }
+    }
+
+    /// The broker's block on this connection's publishing.
+    pub fn blocked(&self) -> &Blocked {
+        &self.blocked
     }
 
     /// Publishes at the next flush point, then until the broker confirms, at
@@ -107,9 +117,15 @@ impl Publisher {
     /// Publishes once and waits for the broker's confirm.
     pub async fn publish_once(&self, message: &Message) -> Result<(), PublishError> {
         let confirm = async { message.send(&self.channel).await?.await };
-        let confirm = match tokio::time::timeout(CONFIRM_WITHIN, confirm).await {
-            Ok(confirm) => confirm.map_err(SessionEnded::Channel)?,
-            Err(_) => return Err(SessionEnded::Unresponsive("a publisher confirm").into()),
+        tokio::pin!(confirm);
+        // A confirm may take as long as the broker blocks publishing: giving
+        // up then would end the session and have every job called again.
+        let confirm = loop {
+            match tokio::time::timeout(CONFIRM_WITHIN, &mut confirm).await {
+                Ok(confirm) => break confirm.map_err(SessionEnded::Channel)?,
+                Err(_) if self.blocked.is_blocked() => {}
+                Err(_) => return Err(SessionEnded::Unresponsive("a publisher confirm").into()),
+            }
         };
         let result = confirmation(confirm, message);
         let outcome = match &result {

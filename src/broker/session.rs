@@ -104,6 +104,8 @@ pub struct Session {
     poll: Channel,
     /// The confirm-mode channel every event and copy goes out on.
     publisher: Publisher,
+    /// Follows the broker's block on publishing; stopped with the session.
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 /// Messages ready and consumers attached on `queue`, by a passive declare
@@ -199,11 +201,13 @@ impl Session {
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
         let poll = connection.create_channel().await?;
+        let (blocked, watcher) = super::blocked::watch(&connection, metrics.clone());
         Ok(Self {
             connection,
             consume,
             poll,
-            publisher: Publisher::new(publish, metrics.clone(), options.publish_linger),
+            publisher: Publisher::new(publish, metrics.clone(), options.publish_linger, blocked),
+            watcher,
         })
     }
 
@@ -284,10 +288,22 @@ impl Session {
         Ok(queue_counts(&self.poll, queue).await?)
     }
 
+    /// The broker's block on this session's publishing.
+    pub fn blocked(&self) -> &super::Blocked {
+        self.publisher.blocked()
+    }
+
     /// Closes the connection; unacked deliveries go back to the queue.
     pub async fn close(&self) {
+        self.watcher.abort();
         let close = self.connection.close(200, "bye".into());
         let _ = tokio::time::timeout(BROKER_REPLY, close).await;
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.watcher.abort();
     }
 }
 

@@ -1,5 +1,5 @@
 //! What `/readyz` and `/healthz` report. Readiness: broker connected,
-//! consumer running, circuit closed, credentials valid. Liveness: the process
+//! consumer running, publishing not blocked, circuit closed, credentials valid. Liveness: the process
 //! works (its event loop answers), whatever the broker does, so a broker
 //! outage never has Kubernetes restart every pod at once.
 
@@ -17,6 +17,8 @@ pub struct Health {
     connected: AtomicBool,
     consuming: AtomicBool,
     circuit_open: AtomicBool,
+    /// The broker blocks publishing (a resource alarm).
+    blocked: AtomicBool,
     /// The credentials have expired and no refresh has worked yet.
     credentials_expired: AtomicBool,
     /// Milliseconds since the epoch of the event loop's last heartbeat; 0 = not started.
@@ -37,6 +39,7 @@ impl Health {
             connected: AtomicBool::new(false),
             consuming: AtomicBool::new(false),
             circuit_open: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             credentials_expired: AtomicBool::new(false),
             heartbeat_ms: AtomicU64::new(0),
         }
@@ -50,6 +53,11 @@ impl Health {
     /// Records whether the consumer is running.
     pub fn set_consuming(&self, up: bool) {
         self.consuming.store(up, Ordering::Relaxed);
+    }
+
+    /// Records whether the broker blocks publishing.
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Relaxed);
     }
 
     /// Records whether calls are paused.
@@ -67,10 +75,12 @@ impl Health {
         self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
     }
 
-    /// Ready to take work: connected, consuming, circuit closed, credentials valid.
+    /// Ready to take work: connected, consuming, publishing not blocked,
+    /// circuit closed, credentials valid.
     pub fn ready(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
             && self.consuming.load(Ordering::Relaxed)
+            && !self.blocked.load(Ordering::Relaxed)
             && !self.circuit_open.load(Ordering::Relaxed)
             && !self.credentials_expired.load(Ordering::Relaxed)
     }

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub amqp_connected: IntGauge,
     /// Reconnections after a lost connection.
     pub amqp_reconnects: IntCounter,
+    /// 1 while the broker blocks this worker's publishing (a resource alarm).
+    pub amqp_blocked: IntGauge,
     /// Connects to a node that failed, by `reason`: certificate, timeout, other.
     pub amqp_connect_failures: IntCounterVec,
     /// 1 for the broker node (`host:port`) the worker is connected to, 0 for the others.
@@ -158,6 +160,10 @@ impl Metrics {
                 "face_enroll_amqp_reconnects_total",
                 "Reconnections to the broker.",
             )?,
+            amqp_blocked: IntGauge::new(
+                "face_enroll_amqp_blocked",
+                "1 while the broker blocks publishing (a memory or disk alarm); no call starts meanwhile.",
+            )?,
             amqp_connect_failures: IntCounterVec::new(
                 Opts::new(
                     "face_enroll_amqp_connect_failures_total",
@@ -256,6 +262,7 @@ impl Metrics {
         r.register(Box::new(metrics.amqp_connected.clone()))?;
         r.register(Box::new(metrics.amqp_reconnects.clone()))?;
         r.register(Box::new(metrics.amqp_connect_failures.clone()))?;
+        r.register(Box::new(metrics.amqp_blocked.clone()))?;
         r.register(Box::new(metrics.amqp_node.clone()))?;
         r.register(Box::new(metrics.circuit_open.clone()))?;
         r.register(Box::new(metrics.amqp_publishes.clone()))?;

@@ -8,9 +8,8 @@ use std::future::Future;
 
 use tokio_util::sync::CancellationToken;
 
-use super::circuit::Ticket;
 use super::outcome::{Incoming, Outcome, Trouble, Verdict};
-use super::road::Road;
+use super::road::{Gates, Road};
 use super::steps::{CallEnd, Called, Stage};
 use crate::cloudauth::{
     ApiAction, Disposition, FaceRecordRequest, RecordDeletion, RecordQuery, Records, Reply,
@@ -28,8 +27,8 @@ pub(super) struct JobCalls<'a> {
     pub incoming: &'a Incoming<'a>,
     /// Cancelled once SIGTERM came: no new call starts.
     pub stop: &'a CancellationToken,
-    /// The circuit's admission, when the job has one.
-    pub ticket: Option<&'a Ticket>,
+    /// What each call waits at: the stop, the circuit, the broker's block.
+    pub gates: Gates<'a>,
     /// Calls made so far for this delivery, of every action.
     pub made: u32,
     /// The service's last answer.
@@ -183,7 +182,7 @@ impl Road {
         F: Fn() -> Fut,
         Fut: Future<Output = TimedReply<T>>,
     {
-        match self.call(action, calls.stop, calls.ticket, send).await {
+        match self.call(action, calls.gates, send).await {
             CallEnd::Stopped => Err(Outcome::Abandon),
             CallEnd::Paused { calls: made } => {
                 calls.made += made;

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use circuit::Circuit;
 pub use outcome::{Incoming, Outcome, Verdict};
-pub use road::Road;
+pub use road::{Gates, Road};
 pub use steps::{CallEnd, Called};
 
 use crate::broker::{BrokerNodes, Session, SessionError, SessionOptions, Topology};

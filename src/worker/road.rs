@@ -28,7 +28,7 @@ use super::circuit::{Circuit, Ticket};
 use super::flows::JobCalls;
 use super::outcome::{Incoming, Outcome};
 use super::steps::{Attempt, CallEnd, Called};
-use crate::broker::{Inbound, Message, PublishFailed, Publisher, SessionEnded, Topology};
+use crate::broker::{Blocked, Inbound, Message, PublishFailed, Publisher, SessionEnded, Topology};
 use crate::cloudauth::{ApiAction, Client, Disposition, TimedReply};
 use crate::image::{Fetcher, MemoryBudget, Normalizer};
 use crate::job::{Action, Job, OnExisting};
@@ -71,6 +71,17 @@ pub struct Road {
     pub source: String,
 }
 
+/// What every call of a job waits at.
+#[derive(Clone, Copy)]
+pub struct Gates<'a> {
+    /// Cancelled once SIGTERM came: no new call starts.
+    pub stop: &'a CancellationToken,
+    /// The circuit's admission: once it opens, only the probe calls.
+    pub ticket: Option<&'a Ticket>,
+    /// The broker's block on publishing: no call starts while it lasts.
+    pub blocked: Option<&'a Blocked>,
+}
+
 /// How the road reaches the broker for one job.
 pub struct Lane<'a> {
     /// The session's confirm-mode channel.
@@ -98,10 +109,13 @@ impl Road {
             redelivered: inbound.redelivered(),
             received: Instant::now(),
         };
-        // Steps 1 to 5.
-        let outcome = self
-            .decide_admitted(&incoming, lane.stop, Some(&ticket))
-            .await;
+        // Steps 1 to 5; no call starts while the broker blocks publishing.
+        let gates = Gates {
+            stop: lane.stop,
+            ticket: Some(&ticket),
+            blocked: Some(lane.publisher.blocked()),
+        };
+        let outcome = self.decide_gated(&incoming, gates).await;
         ticket.record(outcome.call_result());
         let (Some(action), Some(status)) = (outcome.action(), outcome.status()) else {
             return Ok(()); // Abandoned: left unacked for redelivery.
@@ -125,18 +139,17 @@ impl Road {
     /// Steps 1 to 5: what this delivery comes to. Once `stop` is cancelled no
     /// new call starts, and a job without a call under way is abandoned.
     pub async fn decide(&self, incoming: &Incoming<'_>, stop: &CancellationToken) -> Outcome {
-        self.decide_admitted(incoming, stop, None).await
+        let gates = Gates {
+            stop,
+            ticket: None,
+            blocked: None,
+        };
+        self.decide_gated(incoming, gates).await
     }
 
-    /// As [`decide`](Self::decide), for a job admitted by the circuit with
-    /// `ticket`: once the circuit opens, no call leaves but the probe's, and
-    /// the others are parked.
-    pub async fn decide_admitted(
-        &self,
-        incoming: &Incoming<'_>,
-        stop: &CancellationToken,
-        ticket: Option<&Ticket>,
-    ) -> Outcome {
+    /// As [`decide`](Self::decide), with every gate a call waits at.
+    pub async fn decide_gated(&self, incoming: &Incoming<'_>, gates: Gates<'_>) -> Outcome {
+        let Gates { stop, .. } = gates;
         // 1. Parse.
         let parsed =
             Job::parse_delivered(incoming.body, incoming.content_type, self.max_message_bytes);
@@ -158,7 +171,7 @@ impl Road {
                 job: &job,
                 incoming,
                 stop,
-                ticket,
+                gates,
                 made: 0,
                 last: None,
             };
@@ -186,28 +199,40 @@ impl Road {
 
     /// Steps 3 and 4 for one call of `action`: calls until a final answer, a
     /// pause or the end of the retry budget; stopped when `stop` came before
-    /// a call could start, or paused when the circuit opened and `ticket` is
-    /// not the probe's.
-    pub async fn call<T, F, Fut>(
-        &self,
-        action: ApiAction,
-        stop: &CancellationToken,
-        ticket: Option<&Ticket>,
-        send: F,
-    ) -> CallEnd<T>
+    /// a call could start, or paused when the circuit opened and the ticket
+    /// is not the probe's. A call waits while the broker blocks publishing.
+    pub async fn call<T, F, Fut>(&self, action: ApiAction, gates: Gates<'_>, send: F) -> CallEnd<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = TimedReply<T>>,
     {
+        let Gates {
+            stop,
+            ticket,
+            blocked,
+        } = gates;
         let calls = AtomicU32::new(0);
         let result = self
             .policy
             .run_until(stop, || async {
                 // 3. Wait for the limiter (and for valid credentials, should
-                // they have expired with no refresh yet).
-                tokio::select! {
-                    () = self.limiter.acquire() => {}
-                    () = stop.cancelled() => return Err(Attempt::Stopped),
+                // they have expired with no refresh yet), and while the
+                // broker blocks publishing: a call's result must be
+                // publishable, or a redelivery would call again.
+                loop {
+                    if let Some(blocked) = blocked {
+                        tokio::select! {
+                            () = blocked.until_unblocked() => {}
+                            () = stop.cancelled() => return Err(Attempt::Stopped),
+                        }
+                    }
+                    tokio::select! {
+                        () = self.limiter.acquire() => {}
+                        () = stop.cancelled() => return Err(Attempt::Stopped),
+                    }
+                    if !blocked.is_some_and(Blocked::is_blocked) {
+                        break;
+                    }
                 }
                 tokio::select! {
                     () = self.client.keyring().valid() => {}

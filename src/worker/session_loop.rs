@@ -15,9 +15,10 @@ use super::Worker;
 use super::circuit::Ticket;
 use super::road::Lane;
 use super::window::Window;
-use crate::broker::{Inbound, Session, SessionEnded};
+use crate::broker::{Blocked, Inbound, Session, SessionEnded};
 use crate::image::Reservation;
 use crate::retry::RateLimiter;
+use crate::telemetry::Health;
 
 /// How often the jobs queue's consumer count is read.
 const SHARE_POLL: Duration = Duration::from_secs(1);
@@ -56,6 +57,10 @@ impl Worker {
         let lost = CancellationToken::new();
         let stop_calls = shutdown.child_token();
         let poller = tokio::spawn(self.poll_share(session.clone(), lost.clone()));
+        let blocked = tokio::spawn(follow_blocked(
+            session.blocked().clone(),
+            self.health.clone(),
+        ));
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let mut jobs = JoinSet::new();
         // Received by a consumer that was started again, not yet taken.
@@ -111,6 +116,9 @@ impl Worker {
             jobs.spawn(self.job(inbound, ticket, &session, &stop_calls, &lost, held));
         };
         poller.abort();
+        blocked.abort();
+        self.health.set_blocked(false);
+        self.metrics.amqp_blocked.set(0);
         self.health.set_consuming(false);
         if result.is_ok() {
             self.drain(&session, deliveries.tag(), &stop_calls, jobs)
@@ -240,6 +248,14 @@ impl TenantShare {
         self.limiter.set_share(share);
         tracing::debug!(ready, consumers, share, "tenant share updated");
         Ok(())
+    }
+}
+
+/// Keeps `/readyz` not ready while the broker blocks publishing.
+async fn follow_blocked(mut blocked: Blocked, health: Arc<Health>) {
+    health.set_blocked(blocked.is_blocked());
+    while let Some(now) = blocked.changed().await {
+        health.set_blocked(now);
     }
 }
 

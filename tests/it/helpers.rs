@@ -10,8 +10,8 @@ use face_enroll::cloudauth::{
 use face_enroll::config::{ApiSettings, RetrySettings, Settings, SignatureVersion};
 use face_enroll::simulate::{SecondAdd, Simulator, SimulatorOptions};
 use face_enroll::telemetry::Metrics;
-use face_enroll::worker::Road;
 use face_enroll::worker::{CallEnd, Called};
+use face_enroll::worker::{Gates, Road};
 use tokio_util::sync::CancellationToken;
 
 pub use face_enroll_fixtures::jpeg;
@@ -84,7 +84,12 @@ pub fn passed(reply: &Reply<Enrolled>) -> Option<bool> {
 pub async fn enroll(road: &Road, request: &FaceRecordRequest) -> Called<Enrolled> {
     let stop = CancellationToken::new();
     let send = || road.client.add_face_record(request);
-    match road.call(ApiAction::AddFaceRecord, &stop, None, send).await {
+    let gates = Gates {
+        stop: &stop,
+        ticket: None,
+        blocked: None,
+    };
+    match road.call(ApiAction::AddFaceRecord, gates, send).await {
         CallEnd::Called(called) => called,
         other => panic!("never stopped nor paused: {other:?}"),
     }
