@@ -248,15 +248,35 @@ impl Session {
         prefetch: u16,
         pending: &mut std::collections::VecDeque<Inbound>,
     ) -> Result<(), SessionEnded> {
+        self.pause(deliveries, pending).await?;
+        self.resume(deliveries, queue, prefetch).await
+    }
+
+    /// Stops the consumer and takes what it had received into `pending`.
+    pub async fn pause(
+        &self,
+        deliveries: &mut Deliveries,
+        pending: &mut std::collections::VecDeque<Inbound>,
+    ) -> Result<(), SessionEnded> {
         self.cancel(&deliveries.tag).await?;
         // Deliveries sent before the cancel came back are queued before its end.
         loop {
             match deliveries.next().await {
                 Ok(inbound) => pending.push_back(inbound),
-                Err(SessionEnded::ConsumerCancelled) => break,
+                Err(SessionEnded::ConsumerCancelled) => return Ok(()),
                 Err(ended) => return Err(ended),
             }
         }
+    }
+
+    /// Consumes `queue` again after [`pause`](Self::pause), under a new tag
+    /// (reusing a cancelled tag crashes a quorum queue's channel).
+    pub async fn resume(
+        &self,
+        deliveries: &mut Deliveries,
+        queue: &str,
+        prefetch: u16,
+    ) -> Result<(), SessionEnded> {
         let generation = deliveries.generation + 1;
         let base = std::mem::take(&mut deliveries.base);
         *deliveries = self

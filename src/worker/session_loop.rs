@@ -15,7 +15,7 @@ use super::Worker;
 use super::circuit::Ticket;
 use super::road::Lane;
 use super::window::Window;
-use crate::broker::{Blocked, Inbound, Session, SessionEnded};
+use crate::broker::{Blocked, Deliveries, Inbound, Session, SessionEnded};
 use crate::image::Reservation;
 use crate::retry::RateLimiter;
 use crate::telemetry::Health;
@@ -65,6 +65,8 @@ impl Worker {
         let mut jobs = JoinSet::new();
         // Received by a consumer that was started again, not yet taken.
         let mut pending = VecDeque::new();
+        // The consumer runs: not paused while the circuit is open.
+        let mut consuming = true;
         let result = loop {
             while jobs.try_join_next().is_some() {}
             let permit = tokio::select! {
@@ -102,6 +104,16 @@ impl Worker {
                     break Err(ended);
                 }
             }
+            // While calls are paused, what the consumer received and has not
+            // started goes back to the queue rather than waiting unacked for
+            // the whole pause (past the broker's consumer_timeout, the
+            // channel would be closed); this delivery stays, to probe.
+            if self.road.circuit.is_open() && consuming {
+                if let Err(ended) = hand_back(&session, &mut deliveries, &mut pending).await {
+                    break Err(ended);
+                }
+                consuming = false;
+            }
             // Checked with the delivery in hand, so a job that arrives while the
             // circuit is open waits, and becomes the probe.
             let ticket = tokio::select! {
@@ -109,6 +121,16 @@ impl Worker {
                 () = shutdown.cancelled() => break Ok(()),
                 () = lost.cancelled() => break Err(SessionEnded::Lost),
             };
+            if !consuming {
+                tracing::info!("calls may start again: consuming again");
+                if let Err(ended) = session
+                    .resume(&mut deliveries, queue, window.prefetch())
+                    .await
+                {
+                    break Err(ended);
+                }
+                consuming = true;
+            }
             let held = Held {
                 _permit: permit,
                 _body: body,
@@ -121,8 +143,8 @@ impl Worker {
         self.metrics.amqp_blocked.set(0);
         self.health.set_consuming(false);
         if result.is_ok() {
-            self.drain(&session, deliveries.tag(), &stop_calls, jobs)
-                .await;
+            let tag = consuming.then(|| deliveries.tag());
+            self.drain(&session, tag, &stop_calls, jobs).await;
         } else {
             stop_calls.cancel();
             jobs.abort_all();
@@ -177,11 +199,13 @@ impl Worker {
     async fn drain(
         &self,
         session: &Session,
-        tag: &str,
+        tag: Option<&str>,
         stop_calls: &CancellationToken,
         mut jobs: JoinSet<()>,
     ) {
-        if let Err(e) = session.cancel(tag).await {
+        if let Some(tag) = tag
+            && let Err(e) = session.cancel(tag).await
+        {
             tracing::warn!(error = %e, "cannot cancel the consumer");
         }
         stop_calls.cancel();
@@ -249,6 +273,25 @@ impl TenantShare {
         tracing::debug!(ready, consumers, share, "tenant share updated");
         Ok(())
     }
+}
+
+/// Stops the consumer and hands what it had received and not started back
+/// to the queue.
+async fn hand_back(
+    session: &Session,
+    deliveries: &mut Deliveries,
+    pending: &mut VecDeque<Inbound>,
+) -> Result<(), SessionEnded> {
+    session.pause(deliveries, pending).await?;
+    let count = pending.len();
+    for inbound in pending.drain(..) {
+        inbound.requeue().await?;
+    }
+    tracing::info!(
+        handed_back = count,
+        "calls are paused: the consumer stops and its deliveries go back to the queue"
+    );
+    Ok(())
 }
 
 /// Keeps `/readyz` not ready while the broker blocks publishing.

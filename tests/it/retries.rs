@@ -219,3 +219,40 @@ async fn once_the_account_is_refused_no_call_leaves_but_the_probe() {
     assert!(stack.sim.stats().get("Success") == 0);
     stack.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_calls_are_paused_the_deliveries_not_started_go_back_to_the_queue() {
+    let mut stack = Stack::start("handback", |s| {
+        s.amqp.prefetch = 20;
+        s.worker.concurrency = 4;
+        s.api.qps_limit = 5.0;
+    })
+    .await;
+    stack.sim.refuse_for(Duration::from_secs(8));
+    let images = stack.images.clone();
+    for n in 0..40 {
+        let mut body = job(&format!("back-{n}"), &images);
+        body["merchant_user_id"] = format!("user-{n}").into();
+        stack.publish(&body).await;
+    }
+    let circuit = &stack.metrics.circuit_open;
+    wait_for(Duration::from_secs(10), || circuit.get() == 1).await;
+    // Unacked deliveries would wait for the whole pause; they go back: of
+    // 40, all but the probe's delivery (and copies on their way back from
+    // the delay queue) are ready again for any consumer.
+    let queue = stack.settings.amqp.jobs_queue.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut ready = 0;
+    while tokio::time::Instant::now() < deadline && ready < 35 {
+        ready = stack.queue_len(&queue).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ready >= 35,
+        "only {ready} of 40 ready while calls are paused"
+    );
+    // Taken again once the account is allowed: every job ends.
+    let events = stack.events(40).await;
+    assert!(events.iter().all(|e| e["data"]["status"] == "succeeded"));
+    stack.finish().await;
+}
