@@ -69,6 +69,10 @@ impl Client {
             // One deadline for the whole call: the read timeout bounds each
             // read only, and a trickling answer could hold a call for ever.
             .timeout(api.connect_timeout + api.read_timeout)
+            // A redirect is answered, not followed: reqwest would drop the
+            // `authorization` header on another host but still send the STS
+            // token, and the service never redirects.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         // With `api.endpoint` (the simulator), the file-stream path goes
         // there too unless its own settings say otherwise.

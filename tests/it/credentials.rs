@@ -1,9 +1,13 @@
 //! Credentials from the default chain against the simulator's STS and
-//! metadata service: RRSA, the ECS RAM role (IMDSv2), a credentials URI,
-//! refresh ahead of expiry, STS failing for a while, and a worker process
-//! that enrolls through several credential lifetimes.
+//! metadata service: RRSA, the ECS RAM role (IMDSv2 only, unless allowed), a
+//! credentials URI, refresh ahead of expiry, STS failing for a while (also
+//! at start), issuers that misbehave (expired answers, huge answers,
+//! redirects), and a worker process that enrolls through several credential
+//! lifetimes.
 
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -299,4 +303,181 @@ async fn the_simulator_refuses_an_issued_key_with_another_token_or_after_its_exp
         code(issued).await.as_deref(),
         Some("InvalidSecurityToken.Expired")
     );
+}
+
+/// A credentials URI answering `answer(n)` to its n-th request (from 0),
+/// counting them; returns its URI and the count.
+async fn uri_serving(
+    answer: impl Fn(usize) -> (u16, String) + Clone + Send + Sync + 'static,
+) -> (String, Arc<AtomicUsize>) {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let count = asked.clone();
+    let app = axum::Router::new().route(
+        "/creds",
+        axum::routing::get(move || {
+            let answer = answer.clone();
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let (status, body) = answer(n);
+                (axum::http::StatusCode::from_u16(status).unwrap(), body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}/creds", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (uri, asked)
+}
+
+fn uri_env(uri: &str) -> Env {
+    Env::from([
+        ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true"),
+        ("ALIBABA_CLOUD_CREDENTIALS_URI", uri),
+    ])
+}
+
+fn pair(expiration: &str) -> String {
+    json!({"Code": "Success", "AccessKeyId": crate::helpers::KEY_ID,
+        "AccessKeySecret": crate::helpers::SECRET, "Expiration": expiration})
+    .to_string()
+}
+
+#[tokio::test]
+async fn an_issuer_handing_out_expired_credentials_is_asked_at_a_bounded_pace() {
+    let sim = issuing(Duration::from_secs(3600)).await;
+    let started = std::time::Instant::now();
+    let (uri, asked) = uri_serving(move |_| {
+        if started.elapsed() < Duration::from_secs(10) {
+            (200, pair("2020-01-01T00:00:00Z"))
+        } else {
+            (200, pair("2999-01-01T00:00:00Z"))
+        }
+    })
+    .await;
+    let keyring = Keyring::discover_in(&uri_env(&uri), &endpoints(&sim), None)
+        .await
+        .unwrap();
+    assert!(!keyring.is_valid());
+    tokio::time::sleep(Duration::from_secs(10) - started.elapsed()).await;
+    let in_ten_seconds = asked.load(Ordering::SeqCst);
+    assert!(
+        in_ten_seconds <= 10,
+        "{in_ten_seconds} requests in 10 s of expired answers"
+    );
+    tokio::time::timeout(Duration::from_secs(40), keyring.valid())
+        .await
+        .expect("valid credentials once the issuer gives them");
+    assert!(call_succeeds(&sim, &keyring, SignatureVersion::V1).await);
+    eprintln!("expired answers for 10 s: {in_ten_seconds} requests");
+}
+
+#[tokio::test]
+async fn an_issuers_answer_is_read_up_to_64_kib() {
+    let sim = issuing(Duration::from_secs(3600)).await;
+    let (uri, _) =
+        uri_serving(|_| (200, format!("{{\"Padding\": \"{}\"}}", "x".repeat(1 << 20)))).await;
+    let error = Keyring::discover_in(&uri_env(&uri), &endpoints(&sim), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("over 65536 bytes"), "{error}");
+}
+
+#[tokio::test]
+async fn the_metadata_service_is_asked_with_imdsv2_only_unless_v1_is_allowed() {
+    // A metadata service that never gives an IMDSv2 token.
+    let app = axum::Router::new()
+        .route(
+            "/latest/api/token",
+            axum::routing::put(|| async { axum::http::StatusCode::NOT_FOUND }),
+        )
+        .route(
+            "/latest/meta-data/ram/security-credentials/{role}",
+            axum::routing::get(|| async { pair("2999-01-01T00:00:00Z") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let settings = CredentialsSettings {
+        metadata_endpoint: Some(base),
+        ..CredentialsSettings::default()
+    };
+    let env = Env::from([("ALIBABA_CLOUD_ECS_METADATA", "face-enroll-node")]);
+    let error = Keyring::discover_in(&env, &settings, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no IMDSv2 token"), "{error}");
+    let allowed = Env::from([
+        ("ALIBABA_CLOUD_ECS_METADATA", "face-enroll-node"),
+        ("ALIBABA_CLOUD_IMDSV1_DISABLED", "false"),
+    ]);
+    let keyring = Keyring::discover_in(&allowed, &settings, None)
+        .await
+        .unwrap();
+    assert!(keyring.is_valid());
+}
+
+#[tokio::test]
+async fn a_short_sts_outage_at_start_is_waited_out() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let token = token_file(OIDC_TOKEN);
+    let env = Env::from([
+        ("ALIBABA_CLOUD_ROLE_ARN", ROLE),
+        ("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", PROVIDER),
+        ("ALIBABA_CLOUD_OIDC_TOKEN_FILE", token.as_str()),
+    ]);
+    let settings = CredentialsSettings {
+        sts_endpoint: Some(url),
+        ..CredentialsSettings::default()
+    };
+    // STS comes up 2 s after the worker starts asking.
+    let sts = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let options = SimulatorOptions {
+            issuer: Some(IssuerOptions {
+                role_arn: ROLE.into(),
+                oidc_provider_arn: PROVIDER.into(),
+                oidc_token: OIDC_TOKEN.to_owned().into(),
+                ecs_role: "face-enroll-node".into(),
+                lifetime: Duration::from_secs(3600),
+            }),
+            ..sim_options()
+        };
+        face_enroll::simulate::Simulator::start(listener, options).unwrap()
+    });
+    let keyring = Keyring::discover_in(&env, &settings, None).await.unwrap();
+    assert_eq!(keyring.provider(), "RRSA (OIDC role)");
+    assert!(keyring.is_valid());
+    drop(sts.await.unwrap());
+}
+
+#[tokio::test]
+async fn the_api_client_follows_no_redirect() {
+    let sim = simulator(sim_options()).await;
+    let target = sim.url();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move || {
+            let target = target.clone();
+            async move { axum::response::Redirect::temporary(&target) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirecting = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut api = api(&sim, SignatureVersion::V3);
+    api.endpoint = Some(redirecting);
+    let client = face_enroll::cloudauth::Client::new(&api, crate::helpers::credentials()).unwrap();
+    let reply = client.add_face_record(&face_request("u")).await.reply;
+    assert_eq!(reply.http_status, Some(307));
+    assert_eq!(sim.stats().received(), 0, "the redirect was not followed");
 }

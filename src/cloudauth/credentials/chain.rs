@@ -36,8 +36,9 @@ pub enum Source {
     Ecs {
         /// The role's name; listed by the service when not given.
         role: Option<String>,
-        /// `ALIBABA_CLOUD_IMDSV1_DISABLED=true`: IMDSv2 only.
-        v1_disabled: bool,
+        /// IMDSv1 when no IMDSv2 token is given: only with
+        /// `ALIBABA_CLOUD_IMDSV1_DISABLED=false` said outright.
+        v1_allowed: bool,
     },
     /// `ALIBABA_CLOUD_CREDENTIALS_URI`.
     Uri(String),
@@ -112,12 +113,12 @@ impl Source {
                 )
                 .await
             }
-            Self::Ecs { role, v1_disabled } => {
+            Self::Ecs { role, v1_allowed } => {
                 let endpoint = settings
                     .metadata_endpoint
                     .as_deref()
                     .unwrap_or(METADATA_ENDPOINT);
-                fetch::ecs_role(http, endpoint, role.as_deref(), *v1_disabled).await
+                fetch::ecs_role(http, endpoint, role.as_deref(), *v1_allowed).await
             }
             Self::Uri(uri) => fetch::from_uri(http, uri).await,
         }
@@ -173,7 +174,7 @@ pub async fn discover(
     } else {
         let source = Source::Ecs {
             role: env.get("ALIBABA_CLOUD_ECS_METADATA").map(str::to_owned),
-            v1_disabled: env.get("ALIBABA_CLOUD_IMDSV1_DISABLED") == Some("true"),
+            v1_allowed: env.get("ALIBABA_CLOUD_IMDSV1_DISABLED") == Some("false"),
         };
         match source.fetch(http, settings).await {
             Ok(issued) => return Ok((source, issued)),

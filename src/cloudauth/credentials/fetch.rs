@@ -106,29 +106,35 @@ pub async fn assume_role_with_oidc(
         .await
         .map_err(|e| unavailable(format!("STS cannot be reached: {}", without_url(&e))))?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| unavailable(format!("STS's answer was cut: {}", without_url(&e))))?;
+    let body = capped(response, RRSA).await?;
     let answer: Answer = serde_json::from_slice(&body)
         .map_err(|_| unavailable(format!("STS answered HTTP {status} without JSON")))?;
-    match answer.credentials {
-        Some(credentials) if status == 200 => issued(*credentials, RRSA),
-        _ => Err(unavailable(format!(
+    let refusal = || {
+        format!(
             "STS refused (HTTP {status}): {} {}",
             answer.code.as_deref().unwrap_or("no code"),
             answer.message.as_deref().unwrap_or("")
-        ))),
+        )
+    };
+    match answer.credentials {
+        Some(credentials) if status == 200 => issued(*credentials, RRSA),
+        // STS itself in trouble: worth asking again.
+        _ if status >= 500 || status == 429 => Err(unavailable(refusal())),
+        // The role, provider or token refused: a setting to fix.
+        _ => Err(CredentialsError::Invalid {
+            provider: RRSA,
+            detail: refusal(),
+        }),
     }
 }
 
 /// The ECS RAM role's credentials from the metadata service: an IMDSv2
-/// token first; without one, v1 unless `v1_disabled`.
+/// token first; without one, v1 only when `v1_allowed`.
 pub async fn ecs_role(
     http: &reqwest::Client,
     endpoint: &str,
     role: Option<&str>,
-    v1_disabled: bool,
+    v1_allowed: bool,
 ) -> Result<Issued, CredentialsError> {
     const ECS: &str = "ECS RAM role (metadata service)";
     let unavailable = |detail: String| CredentialsError::Unavailable {
@@ -154,15 +160,10 @@ pub async fn ecs_role(
         Ok(response) => Some(response).filter(|r| r.status().is_success()),
     };
     let token = match token {
-        Some(response) => Some(
-            response
-                .text()
-                .await
-                .map_err(|e| unavailable(without_url(&e)))?,
-        ),
-        None if v1_disabled => {
+        Some(response) => Some(text(response, ECS).await?),
+        None if !v1_allowed => {
             return Err(unavailable(
-                "no IMDSv2 token, and ALIBABA_CLOUD_IMDSV1_DISABLED is true".into(),
+                "the metadata service gave no IMDSv2 token (IMDSv1 is used only with ALIBABA_CLOUD_IMDSV1_DISABLED=false)".into(),
             ));
         }
         None => None,
@@ -186,10 +187,7 @@ pub async fn ecs_role(
                     response.status().as_u16()
                 )));
             }
-            let text = response
-                .text()
-                .await
-                .map_err(|e| unavailable(without_url(&e)))?;
+            let text = text(response, ECS).await?;
             text.lines().next().unwrap_or("").trim().to_owned()
         }
     };
@@ -199,10 +197,7 @@ pub async fn ecs_role(
     let response = get(format!("{ROLES}{role}")).send().await;
     let response = response.map_err(|e| unavailable(without_url(&e)))?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| unavailable(without_url(&e)))?;
+    let body = capped(response, ECS).await?;
     let answer: Answer = serde_json::from_slice(&body).map_err(|_| {
         unavailable(format!(
             "the role's credentials answered HTTP {status} without JSON"
@@ -225,10 +220,7 @@ pub async fn from_uri(http: &reqwest::Client, uri: &str) -> Result<Issued, Crede
         .await
         .map_err(|e| unavailable(without_url(&e)))?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| unavailable(without_url(&e)))?;
+    let body = capped(response, URI).await?;
     let answer: Answer = serde_json::from_slice(&body)
         .map_err(|_| unavailable(format!("answered HTTP {status} without JSON")))?;
     issued(answer, URI)
@@ -236,6 +228,49 @@ pub async fn from_uri(http: &reqwest::Client, uri: &str) -> Result<Issued, Crede
 
 /// The credentials of an answer, refused unless complete (and `Success`
 /// when it has a code).
+/// The most an issuer's answer may be: a few hundred bytes are expected.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// An issuer's answer body, refused past [`MAX_ANSWER_BYTES`] (then it is
+/// no issuer of credentials: a setting to fix, not an outage to wait out).
+async fn capped(
+    mut response: reqwest::Response,
+    provider: &'static str,
+) -> Result<Vec<u8>, CredentialsError> {
+    let mut body = Vec::new();
+    loop {
+        let chunk = response
+            .chunk()
+            .await
+            .map_err(|e| CredentialsError::Unavailable {
+                provider,
+                detail: format!("the answer was cut: {}", without_url(&e)),
+            })?;
+        let Some(chunk) = chunk else {
+            return Ok(body);
+        };
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(CredentialsError::Invalid {
+                provider,
+                detail: format!("the answer is over {MAX_ANSWER_BYTES} bytes: not credentials"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+}
+
+/// An issuer's text answer, capped as [`capped`] is.
+async fn text(
+    response: reqwest::Response,
+    provider: &'static str,
+) -> Result<String, CredentialsError> {
+    let body = capped(response, provider).await?;
+    String::from_utf8(body).map_err(|_| CredentialsError::Unavailable {
+        provider,
+        detail: "the answer is not UTF-8".into(),
+    })
+}
+
 fn issued(answer: Answer, provider: &'static str) -> Result<Issued, CredentialsError> {
     let unavailable = |detail: String| CredentialsError::Unavailable { provider, detail };
     if let Some(code) = answer.code.as_deref().filter(|c| *c != "Success") {

@@ -4,6 +4,13 @@
 //! the old ones until they really expire and tries again with backoff; once
 //! they have expired, [`Keyring::current`] has none (calls wait, readiness
 //! turns false) until a refresh succeeds.
+//!
+//! An issuer that misbehaves cannot make it spin: refreshes are at least a
+//! floor apart ([`FLOOR`], or a quarter of the life of credentials shorter
+//! than two minutes), an answer already expired (or expiring within the
+//! floor) counts as a failed refresh, and credentials without an expiry from an
+//! issuer (a credentials URI) are asked for again every [`AHEAD`]. A short
+//! outage of the issuer at start is waited out for [`START_WITHIN`].
 
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime};
@@ -22,6 +29,14 @@ const AHEAD: Duration = Duration::from_secs(15 * 60);
 /// Credentials this close to expiry are not used to sign a call, so that no
 /// call arrives with expired ones.
 const MARGIN: Duration = Duration::from_secs(1);
+/// The least time between two refreshes; also the least life an issued
+/// pair must have left to be taken. Credentials living less than four
+/// times this (only tests issue such) get a quarter of their life.
+pub const FLOOR: Duration = Duration::from_secs(30);
+/// The floor of credentials living a few seconds.
+const MIN_FLOOR: Duration = Duration::from_secs(1);
+/// How long an issuer that cannot be reached at start is tried again.
+pub const START_WITHIN: Duration = Duration::from_secs(30);
 /// Waits between failed refreshes.
 const RETRY: Backoff = Backoff {
     first: Duration::from_millis(500),
@@ -86,12 +101,30 @@ impl Keyring {
             .user_agent(crate::USER_AGENT)
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
+            // An issuer's redirect is not followed: the token and the
+            // role's credentials go only where they were configured to.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| CredentialsError::Unavailable {
                 provider: "credentials",
                 detail: format!("the HTTP client could not be built: {e}"),
             })?;
-        let (source, issued) = chain::discover(env, settings, &http).await?;
+        let started = tokio::time::Instant::now();
+        let mut failures = 0;
+        let (source, issued) = loop {
+            match chain::discover(env, settings, &http).await {
+                Err(e @ CredentialsError::Unavailable { .. })
+                    if started.elapsed() < START_WITHIN =>
+                {
+                    if failures == 0 {
+                        tracing::warn!(error = %e, "the credentials' issuer cannot be reached yet; trying again");
+                    }
+                    tokio::time::sleep(RETRY.jittered(failures)).await;
+                    failures += 1;
+                }
+                found => break found?,
+            }
+        };
         Ok(Self::start(source, issued, settings.clone(), http, metrics))
     }
 
@@ -104,9 +137,10 @@ impl Keyring {
         http: reqwest::Client,
         metrics: Option<Metrics>,
     ) -> Self {
-        let temporary = issued.expires.is_some();
+        // Anything an issuer gave is asked for again, with an expiry or not.
+        let issued_again = !matches!(source, Source::Fixed { .. });
         let keyring = Self::new(source.provider(), issued);
-        if temporary {
+        if issued_again {
             let refresher = Refresher {
                 keyring: Arc::downgrade(&keyring.inner),
                 source,
@@ -170,23 +204,38 @@ struct Refresher {
 
 impl Refresher {
     async fn run(self) {
+        let mut last: Option<tokio::time::Instant> = None;
+        let mut floor = None;
         loop {
-            let Some(expires) = self.keyring.upgrade().and_then(|k| k.read().expires) else {
+            let Some(expires) = self.keyring.upgrade().map(|k| k.read().expires) else {
                 return;
             };
-            tokio::time::sleep(refresh_in(expires, SystemTime::now())).await;
-            if !self.renew(expires).await {
+            // The floor never shrinks: an issuer giving the same expiry again
+            // and again is not asked faster as that expiry nears.
+            let floor = *floor.get_or_insert_with(|| floor_for(expires));
+            let mut wait = expires.map_or(AHEAD, |at| refresh_in(at, SystemTime::now()));
+            if let Some(last) = last {
+                wait = wait.max(floor.saturating_sub(last.elapsed()));
+            }
+            tokio::time::sleep(wait).await;
+            if !self.renew(expires, floor).await {
                 return;
             }
+            last = Some(tokio::time::Instant::now());
         }
     }
 
-    /// Fetches until it works; `false` when the keyring is gone.
-    async fn renew(&self, old_expiry: SystemTime) -> bool {
+    /// Fetches until it gives credentials that live longer than `floor`;
+    /// `false` when the keyring is gone.
+    async fn renew(&self, old_expiry: Option<SystemTime>, floor: Duration) -> bool {
         let mut failures: u32 = 0;
         let mut told_expired = false;
         loop {
-            let result = self.source.fetch(&self.http, &self.settings).await;
+            let result = self
+                .source
+                .fetch(&self.http, &self.settings)
+                .await
+                .and_then(|issued| fresh(issued, floor, self.source.provider()));
             if let Some(metrics) = &self.metrics {
                 metrics.credentials_refreshed(result.is_ok());
             }
@@ -206,7 +255,7 @@ impl Refresher {
                     if failures == 0 {
                         tracing::warn!(error = %e, provider = keyring.provider, "cannot refresh the credentials; the current ones serve until they expire");
                     }
-                    if !told_expired && !usable(Some(old_expiry)) {
+                    if !told_expired && !usable(old_expiry) {
                         told_expired = true;
                         tracing::error!(
                             provider = keyring.provider,
@@ -219,6 +268,31 @@ impl Refresher {
             tokio::time::sleep(RETRY.jittered(failures)).await;
             failures = failures.saturating_add(1);
         }
+    }
+}
+
+/// The refresh floor of credentials expiring at `expires`: [`FLOOR`], or a
+/// quarter of a shorter life (at least [`MIN_FLOOR`]).
+fn floor_for(expires: Option<SystemTime>) -> Duration {
+    expires
+        .and_then(|at| at.duration_since(SystemTime::now()).ok())
+        .map_or(FLOOR, |life| (life / 4).clamp(MIN_FLOOR, FLOOR))
+}
+
+/// `issued`, unless it expires within `floor`: an issuer handing out
+/// credentials already expired (or about to) has failed, and is asked again
+/// after a backoff rather than at once.
+fn fresh(
+    issued: Issued,
+    floor: Duration,
+    provider: &'static str,
+) -> Result<Issued, CredentialsError> {
+    match issued.expires {
+        Some(at) if at <= SystemTime::now() + floor => Err(CredentialsError::Unavailable {
+            provider,
+            detail: format!("the credentials given expire within {floor:?}"),
+        }),
+        _ => Ok(issued),
     }
 }
 

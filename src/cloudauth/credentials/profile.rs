@@ -71,7 +71,7 @@ fn from_ini(path: &Path, section: &str) -> Result<Source, CredentialsError> {
                 .get("role_name")
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned),
-            v1_disabled: false,
+            v1_allowed: false,
         }),
         "oidc_role_arn" => Ok(Source::Oidc {
             role_arn: get("role_arn")?.to_owned(),
@@ -153,7 +153,7 @@ fn from_cli_config(path: &Path, wanted: Option<&str>) -> Result<Source, Credenti
         }
         "EcsRamRole" => Ok(Source::Ecs {
             role: Some(need(profile.ram_role_name, "ram_role_name")?),
-            v1_disabled: false,
+            v1_allowed: false,
         }),
         other => Err(invalid(
             path,
