@@ -58,26 +58,16 @@ impl Success for Enrolled {
     fn read(body: &[u8]) -> Option<Self> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
-        struct Wire {
-            result: WireResult,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct WireResult {
+        struct Verdict {
             passed: String,
             ext_face_info: Option<String>,
         }
-        let Wire { result } = serde_json::from_slice(body).ok()?;
-        let passed = match result.passed.as_str() {
-            "Y" => true,
-            "N" => false,
-            _ => return None,
-        };
-        let ext_face_info = result
+        let verdict: Verdict = result_of(body)?;
+        let ext_face_info = verdict
             .ext_face_info
             .map(|raw| serde_json::from_str(&raw).unwrap_or(Value::String(raw)));
         Some(Self {
-            passed,
+            passed: flag(&verdict.passed)?,
             ext_face_info,
         })
     }
@@ -139,19 +129,33 @@ impl Success for Deleted {
     fn read(body: &[u8]) -> Option<Self> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
-        struct Wire {
-            result: WireResult,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct WireResult {
+        struct Deletion {
             deleted: String,
         }
-        let Wire { result } = serde_json::from_slice(body).ok()?;
-        match result.deleted.as_str() {
-            "Y" => Some(Self { deleted: true }),
-            "N" => Some(Self { deleted: false }),
-            _ => None,
-        }
+        let deletion: Deletion = result_of(body)?;
+        Some(Self {
+            deleted: flag(&deletion.deleted)?,
+        })
+    }
+}
+
+/// The `Result` object of an answer.
+fn result_of<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Wire<T> {
+        result: T,
+    }
+    serde_json::from_slice::<Wire<T>>(body)
+        .ok()
+        .map(|wire| wire.result)
+}
+
+/// A `Y`/`N` flag of the service.
+fn flag(text: &str) -> Option<bool> {
+    match text {
+        "Y" => Some(true),
+        "N" => Some(false),
+        _ => None,
     }
 }
