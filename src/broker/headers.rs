@@ -6,7 +6,7 @@ use lapin::types::{AMQPValue, LongString};
 
 /// Delay-queue rounds the job has been through.
 pub const ROUND: &str = "x-face-enroll-round";
-/// AddFaceRecord calls made for the job so far.
+/// Calls made to the service for the job so far, of every action.
 pub const ATTEMPTS: &str = "x-face-enroll-attempts";
 /// Why a copy was sent to the dead-letter exchange.
 pub const ERROR: &str = "x-face-enroll-error";
