@@ -50,7 +50,11 @@ pub struct BrokerNodes {
 /// The PEM material of `amqp.tls_*`, read once at start.
 #[derive(Clone, Default)]
 struct Tls {
+    /// The roots a broker's certificate must chain to: `amqp.tls_ca_file`
+    /// alone when set (it replaces the system's), else the system's roots.
     ca: Option<String>,
+    /// `amqp.tls_ca_file` was set.
+    custom_ca: bool,
     identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -59,7 +63,7 @@ impl std::fmt::Debug for BrokerNodes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BrokerNodes")
             .field("nodes", &self.labels())
-            .field("custom_ca", &self.tls.ca.is_some())
+            .field("custom_ca", &self.tls.custom_ca)
             .field("client_certificate", &self.tls.identity.is_some())
             .finish()
     }
@@ -86,8 +90,12 @@ impl BrokerNodes {
             .into_iter()
             .map(SecretString::from)
             .collect();
+        let tls_nodes = urls
+            .iter()
+            .any(|u| u.expose_secret().starts_with("amqps://"));
         let ca = match &amqp.tls_ca_file {
             Some(path) => Some(pem(path, "amqp.tls_ca_file", "CERTIFICATE")?),
+            None if tls_nodes => Some(system_roots()),
             None => None,
         };
         let identity = match (&amqp.tls_cert_file, &amqp.tls_key_file) {
@@ -101,7 +109,11 @@ impl BrokerNodes {
         let start = rand::random_range(0..urls.len().max(1));
         Ok(Self {
             urls,
-            tls: Tls { ca, identity },
+            tls: Tls {
+                ca,
+                custom_ca: amqp.tls_ca_file.is_some(),
+                identity,
+            },
             next: AtomicUsize::new(start),
         })
     }
@@ -153,6 +165,28 @@ impl BrokerNodes {
         let runtime = lapin::runtime::default_runtime()?;
         Connection::connect_with_config(url, properties, config, runtime).await
     }
+}
+
+/// The system's trusted roots as PEM. The broker client's TLS is built with
+/// no roots of its own, so that `amqp.tls_ca_file`, when set, is the only
+/// one trusted; without it, these are.
+fn system_roots() -> String {
+    use base64::Engine;
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::warn!(%error, "a system root certificate could not be read");
+    }
+    let mut pem = String::new();
+    for cert in found.certs {
+        let text = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in text.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem
 }
 
 /// The text of a PEM file holding at least one `what` block.

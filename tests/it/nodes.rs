@@ -370,3 +370,55 @@ async fn a_node_whose_certificate_is_refused_is_passed_over() {
     run.finish().await;
     drop(listener);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_file_replaces_the_system_roots_rather_than_adding_to_them() {
+    let pki = Pki::new();
+    let listener = Listener::start(&pki);
+    let sim = simulator(sim_options()).await;
+    // The test CA made a system root (`SSL_CERT_FILE` is where the system's
+    // roots are read from); `check` reaches the broker and the simulator.
+    let (roots, url, cert, key, endpoint) = (
+        pki.path("ca.pem"),
+        listener.url(),
+        pki.path("client.pem"),
+        pki.path("client-key.pem"),
+        sim.url(),
+    );
+    let check = move |ca_file: Option<PathBuf>| {
+        let mut command = crate::process::face_enroll(&["check"]);
+        command
+            .env("SSL_CERT_FILE", &roots)
+            .env("FACE_ENROLL_AMQP__URL", &url)
+            .env("FACE_ENROLL_AMQP__TLS_CERT_FILE", &cert)
+            .env("FACE_ENROLL_AMQP__TLS_KEY_FILE", &key)
+            .env("FACE_ENROLL_API__ENDPOINT", &endpoint);
+        if let Some(ca) = ca_file {
+            command.env("FACE_ENROLL_AMQP__TLS_CA_FILE", ca);
+        }
+        let output = command.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    };
+    let (code, text) = tokio::task::spawn_blocking({
+        let check = check.clone();
+        move || check(None)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "the system's roots are trusted: {text}");
+    let other = pki.path("other-ca.pem");
+    let (code, text) = tokio::task::spawn_blocking(move || check(Some(other)))
+        .await
+        .unwrap();
+    assert_eq!(
+        code,
+        Some(1),
+        "only amqp.tls_ca_file is trusted once set: {text}"
+    );
+    assert!(text.contains("certificate"), "{text}");
+}
