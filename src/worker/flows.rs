@@ -112,15 +112,14 @@ impl Road {
             })
             .await;
         drop((request, memory));
-        match added {
-            Ok(enrolled) => self.ended(
-                calls,
-                Verdict::Enrolled {
-                    enrolled,
-                    replaced: replace,
-                },
-            ),
+        let outcome = match added {
+            Ok(enrolled) => self.ended(calls, Verdict::Enrolled(enrolled)),
             Err(ended) => ended,
+        };
+        if replace {
+            outcome.after_replacing()
+        } else {
+            outcome
         }
     }
 

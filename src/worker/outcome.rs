@@ -60,6 +60,9 @@ pub enum Outcome {
         answer: Option<ServiceAnswer>,
         /// Calls made for this delivery.
         calls: u32,
+        /// The user's earlier records were deleted first (`on_existing:
+        /// replace`), whatever came after.
+        replaced: bool,
     },
     /// Not a valid job: dead-letter a copy, and publish a `failed` event when
     /// it had a valid job id.
@@ -88,14 +91,8 @@ pub enum Outcome {
 /// What a final event says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// AddFaceRecord answered `Success`, after deleting the user's earlier
-    /// records when `replaced`.
-    Enrolled {
-        /// The service's verdict on the face.
-        enrolled: Enrolled,
-        /// The user's earlier records were deleted first.
-        replaced: bool,
-    },
+    /// AddFaceRecord answered `Success`: the service's verdict on the face.
+    Enrolled(Enrolled),
     /// The user was found in the group and nothing was added.
     Existing,
     /// DeleteFaceRecordV2 answered `Success`: a record was removed, or
@@ -142,6 +139,7 @@ impl Outcome {
             verdict: Verdict::Failed(EventError { kind, detail }),
             answer,
             calls,
+            replaced: false,
         }
     }
 
@@ -152,6 +150,28 @@ impl Outcome {
             verdict,
             answer,
             calls,
+            replaced: false,
+        }
+    }
+
+    /// This outcome, after the user's earlier records were deleted: a final
+    /// event says so, whether the add after it went through or not.
+    pub fn after_replacing(self) -> Self {
+        match self {
+            Self::Final {
+                job,
+                verdict,
+                answer,
+                calls,
+                ..
+            } => Self::Final {
+                job,
+                verdict,
+                answer,
+                calls,
+                replaced: true,
+            },
+            other => other,
         }
     }
 
@@ -221,8 +241,8 @@ impl Outcome {
     pub fn status(&self) -> Option<JobStatus> {
         Some(match self {
             Self::Final { verdict, .. } => match verdict {
-                Verdict::Enrolled { enrolled, .. } if !enrolled.passed => JobStatus::Rejected,
-                Verdict::Enrolled { .. } | Verdict::Existing | Verdict::Deleted(_) => {
+                Verdict::Enrolled(enrolled) if !enrolled.passed => JobStatus::Rejected,
+                Verdict::Enrolled(_) | Verdict::Existing | Verdict::Deleted(_) => {
                     JobStatus::Succeeded
                 }
                 Verdict::Failed(_) => JobStatus::Failed,
@@ -242,10 +262,11 @@ impl Outcome {
                 job,
                 verdict,
                 answer,
+                replaced,
                 ..
             } => result_data(
                 &job.job_id,
-                job.kind(),
+                (job.kind(), *replaced),
                 job.echo(),
                 verdict.clone(),
                 answer.clone(),
@@ -259,7 +280,7 @@ impl Outcome {
                 let echo = Echo::clone(&bad.echo);
                 result_data(
                     bad.job_id.as_ref()?,
-                    bad.action,
+                    (bad.action, false),
                     echo,
                     Verdict::Failed(error),
                     None,
@@ -283,21 +304,21 @@ impl Outcome {
 /// The event's data, but its duration.
 fn result_data(
     job_id: &JobId,
-    action: ActionKind,
+    (action, earlier_deleted): (ActionKind, bool),
     echo: Echo,
     verdict: Verdict,
     answer: Option<ServiceAnswer>,
     attempts: u32,
 ) -> ResultData {
     let adding = action == ActionKind::Add;
-    let (mut existing, mut replaced) = (adding.then_some(false), adding.then_some(false));
+    let existing_found = matches!(verdict, Verdict::Existing);
+    let (existing, replaced) = (
+        adding.then_some(existing_found),
+        adding.then_some(earlier_deleted),
+    );
     let (mut deleted, mut enrolled, mut error) = (None, None, None);
     let status = match verdict {
-        Verdict::Enrolled {
-            enrolled: face,
-            replaced: earlier,
-        } => {
-            replaced = Some(earlier);
+        Verdict::Enrolled(face) => {
             let status = if face.passed {
                 Status::Succeeded
             } else {
@@ -306,10 +327,7 @@ fn result_data(
             enrolled = Some(face);
             status
         }
-        Verdict::Existing => {
-            existing = Some(true);
-            Status::Succeeded
-        }
+        Verdict::Existing => Status::Succeeded,
         Verdict::Deleted(removed) => {
             deleted = Some(removed);
             Status::Succeeded

@@ -284,3 +284,27 @@ async fn a_replacement_whose_picture_cannot_be_sent_keeps_the_old_face() {
     assert_eq!(stack.sim.stats().calls("DeleteFaceRecordV2"), 0);
     stack.finish().await;
 }
+
+#[tokio::test]
+async fn a_replacement_whose_add_fails_says_the_old_face_is_gone() {
+    let mut stack = Stack::start("replace-fails", |_| {}).await;
+    let images = stack.images.clone();
+    one(&mut stack, add("gone-1", "eve", None, &images)).await;
+    // The query and the delete go through; every AddFaceRecord after fails.
+    let pass = face_enroll::simulate::Scripted::Stall(std::time::Duration::ZERO);
+    let fail = face_enroll::simulate::Scripted::InternalError;
+    stack.sim.script(
+        [pass.clone(), pass]
+            .into_iter()
+            .chain(std::iter::repeat_n(fail, 200)),
+    );
+    let failed = one(&mut stack, add("gone-2", "eve", Some("replace"), &images)).await;
+    assert_eq!(failed["data"]["status"], "failed");
+    assert_eq!(failed["data"]["error"]["kind"], "retries_exhausted");
+    assert_eq!(
+        failed["data"]["replaced"], true,
+        "the event says the earlier face was deleted"
+    );
+    assert!(records_of(&stack, "eve").is_empty());
+    stack.finish().await;
+}

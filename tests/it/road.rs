@@ -58,10 +58,8 @@ async fn an_inline_face_is_enrolled_and_its_event_carries_the_answer() {
         matches!(
             outcome,
             Outcome::Final {
-                verdict: Verdict::Enrolled {
-                    enrolled: Enrolled { passed: true, .. },
-                    replaced: false
-                },
+                verdict: Verdict::Enrolled(Enrolled { passed: true, .. }),
+                replaced: false,
                 calls: 1,
                 ..
             }
