@@ -82,9 +82,12 @@ promtool check rules "$out/rules.yaml"
 
 # The binary accepts the rendered settings (exit 2 would mean it refused them).
 for name in default all-on; do
+  # The broker URL comes from the Secret; TLS settings go with amqps:// only.
+  url=amqp://127.0.0.1:1/%2f
+  if grep -q '^tls_ca_file' "$out/$name.toml"; then url=amqps://127.0.0.1:1/%2f; fi
   set +e
   # No metadata service is asked: the chain stops before it on this machine.
-  result=$(ALIBABA_CLOUD_ECS_METADATA_DISABLED=true FACE_ENROLL_AMQP__URL=amqp://127.0.0.1:1/%2f "$binary" check --config "$out/$name.toml" 2>&1)
+  result=$(ALIBABA_CLOUD_ECS_METADATA_DISABLED=true FACE_ENROLL_AMQP__URL=$url "$binary" check --config "$out/$name.toml" 2>&1)
   code=$?
   set -e
   if [ "$code" = 2 ] || ! grep -q '^ok   settings' <<<"$result"; then
