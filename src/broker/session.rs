@@ -101,7 +101,7 @@ pub struct Session {
     consume: Channel,
     /// Passive declares for the consumer count, kept off the consume channel
     /// so a slow answer never holds up deliveries.
-    poll: Channel,
+    poll: std::sync::Mutex<Channel>,
     /// The confirm-mode channel every event and copy goes out on.
     publisher: Publisher,
     /// Follows the broker's block on publishing; stopped with the session.
@@ -205,7 +205,7 @@ impl Session {
         Ok(Self {
             connection,
             consume,
-            poll,
+            poll: std::sync::Mutex::new(poll),
             publisher: Publisher::new(publish, metrics.clone(), options.publish_linger, blocked),
             watcher,
         })
@@ -305,7 +305,16 @@ impl Session {
 
     /// Messages ready and consumers attached on `queue`, by a passive declare.
     pub async fn queue_counts(&self, queue: &str) -> Result<(u32, u32), SessionEnded> {
-        Ok(queue_counts(&self.poll, queue).await?)
+        let poll = self.poll.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let counted = queue_counts(&poll, queue).await;
+        if counted.is_err() && !poll.status().connected() {
+            // A failed passive declare closes its channel: the next poll
+            // gets a new one, so one failure does not fail every poll after.
+            if let Ok(fresh) = self.connection.create_channel().await {
+                *self.poll.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+            }
+        }
+        Ok(counted?)
     }
 
     /// The broker's block on this session's publishing.

@@ -235,11 +235,15 @@ impl Worker {
         async move {
             let mut every = tokio::time::interval(SHARE_POLL);
             every.tick().await;
+            let mut failing = false;
             loop {
                 every.tick().await;
-                if let Err(e) = share.update(&session).await {
-                    tracing::warn!(error = %e, "cannot read the jobs queue's consumer count");
-                    lost.cancel();
+                // A failed count keeps the last share: ending the session for
+                // it would abort every call in flight. A lost connection is
+                // found by the consumer.
+                let counts = session.queue_counts(&share.queue).await;
+                failing = share.apply(counts, failing);
+                if lost.is_cancelled() {
                     return;
                 }
             }
@@ -268,10 +272,34 @@ struct TenantShare {
 impl TenantShare {
     async fn update(&self, session: &Session) -> Result<(), SessionEnded> {
         let (ready, consumers) = session.queue_counts(&self.queue).await?;
+        self.set(ready, consumers);
+        Ok(())
+    }
+
+    fn set(&self, ready: u32, consumers: u32) {
         let share = (self.tenant_qps > 0.0).then(|| self.tenant_qps / f64::from(consumers.max(1)));
         self.limiter.set_share(share);
         tracing::debug!(ready, consumers, share, "tenant share updated");
-        Ok(())
+    }
+
+    /// Takes one poll's `counts`: a count sets the share, a failure keeps the
+    /// last one (warned once per run of failures). Whether it is `failing` now.
+    fn apply(&self, counts: Result<(u32, u32), SessionEnded>, failing: bool) -> bool {
+        match counts {
+            Ok((ready, consumers)) => {
+                if failing {
+                    tracing::info!("the jobs queue's consumer count is read again");
+                }
+                self.set(ready, consumers);
+                false
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, "cannot read the jobs queue's consumer count; the last share stays");
+                }
+                true
+            }
+        }
     }
 }
 
@@ -345,6 +373,24 @@ impl Drop for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_count_keeps_the_last_share() {
+        let share = TenantShare {
+            limiter: Arc::new(RateLimiter::new(0.0)),
+            queue: "jobs".into(),
+            tenant_qps: 50.0,
+        };
+        assert!(!share.apply(Ok((0, 2)), false));
+        assert_eq!(share.limiter.current_rate(), 25.0);
+        assert!(
+            share.apply(Err(SessionEnded::ChannelGone), false),
+            "failing"
+        );
+        assert_eq!(share.limiter.current_rate(), 25.0, "the last share stays");
+        assert!(!share.apply(Ok((0, 1)), true));
+        assert_eq!(share.limiter.current_rate(), 50.0);
+    }
 
     #[tokio::test]
     async fn a_panic_inside_a_job_is_caught_with_its_message() {
