@@ -13,6 +13,7 @@ pub mod outcome;
 mod picture;
 pub mod road;
 mod session_loop;
+mod share;
 mod steps;
 mod window;
 

@@ -1,11 +1,10 @@
 //! One broker session's consume loop: admission (circuit, concurrency),
-//! dispatch of each delivery down the road, the tenant-share poller, and the
-//! drain on shutdown.
+//! dispatch of each delivery down the road, the hand-back while calls are
+//! paused, and the drain on shutdown. The tenant-share poller is `share`.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -17,11 +16,8 @@ use super::road::Lane;
 use super::window::Window;
 use crate::broker::{Blocked, Deliveries, Inbound, Session, SessionEnded};
 use crate::image::Reservation;
-use crate::retry::RateLimiter;
 use crate::telemetry::Health;
 
-/// How often the jobs queue's consumer count is read.
-const SHARE_POLL: Duration = Duration::from_secs(1);
 /// Consumer tag of this process on the jobs queue (`#n` is added when the
 /// consumer starts again with another window).
 const TAG: &str = "face-enroll";
@@ -56,7 +52,7 @@ impl Worker {
         tracing::info!(queue = %topology.jobs_queue, concurrency = self.concurrency, "consuming");
         let lost = CancellationToken::new();
         let stop_calls = shutdown.child_token();
-        let poller = tokio::spawn(self.poll_share(session.clone(), lost.clone()));
+        let poller = tokio::spawn(self.poll_share(session.clone()));
         let blocked = tokio::spawn(follow_blocked(
             session.blocked().clone(),
             self.health.clone(),
@@ -223,84 +219,6 @@ impl Worker {
             jobs.abort_all();
         }
     }
-
-    /// Every few seconds, sets this process's share of the tenant quota from
-    /// the number of consumers on the jobs queue.
-    fn poll_share(
-        &self,
-        session: Arc<Session>,
-        lost: CancellationToken,
-    ) -> impl Future<Output = ()> + use<> {
-        let share = self.tenant_share();
-        async move {
-            let mut every = tokio::time::interval(SHARE_POLL);
-            every.tick().await;
-            let mut failing = false;
-            loop {
-                every.tick().await;
-                // A failed count keeps the last share: ending the session for
-                // it would abort every call in flight. A lost connection is
-                // found by the consumer.
-                let counts = session.queue_counts(&share.queue).await;
-                failing = share.apply(counts, failing);
-                if lost.is_cancelled() {
-                    return;
-                }
-            }
-        }
-    }
-
-    fn tenant_share(&self) -> TenantShare {
-        TenantShare {
-            limiter: self.road.limiter.clone(),
-            queue: self.road.topology.jobs_queue.clone(),
-            tenant_qps: self.tenant_qps,
-        }
-    }
-}
-
-/// Sets the limiter's share of the tenant quota from the consumer count.
-struct TenantShare {
-    /// The process's limiter, whose ceiling the share sets.
-    limiter: Arc<RateLimiter>,
-    /// The jobs queue, whose consumers share the quota.
-    queue: String,
-    /// `api.tenant_qps`; 0 when the quota is not shared.
-    tenant_qps: f64,
-}
-
-impl TenantShare {
-    async fn update(&self, session: &Session) -> Result<(), SessionEnded> {
-        let (ready, consumers) = session.queue_counts(&self.queue).await?;
-        self.set(ready, consumers);
-        Ok(())
-    }
-
-    fn set(&self, ready: u32, consumers: u32) {
-        let share = (self.tenant_qps > 0.0).then(|| self.tenant_qps / f64::from(consumers.max(1)));
-        self.limiter.set_share(share);
-        tracing::debug!(ready, consumers, share, "tenant share updated");
-    }
-
-    /// Takes one poll's `counts`: a count sets the share, a failure keeps the
-    /// last one (warned once per run of failures). Whether it is `failing` now.
-    fn apply(&self, counts: Result<(u32, u32), SessionEnded>, failing: bool) -> bool {
-        match counts {
-            Ok((ready, consumers)) => {
-                if failing {
-                    tracing::info!("the jobs queue's consumer count is read again");
-                }
-                self.set(ready, consumers);
-                false
-            }
-            Err(e) => {
-                if !failing {
-                    tracing::warn!(error = %e, "cannot read the jobs queue's consumer count; the last share stays");
-                }
-                true
-            }
-        }
-    }
 }
 
 /// Stops the consumer and hands what it had received and not started back
@@ -373,24 +291,6 @@ impl Drop for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_failed_count_keeps_the_last_share() {
-        let share = TenantShare {
-            limiter: Arc::new(RateLimiter::new(0.0)),
-            queue: "jobs".into(),
-            tenant_qps: 50.0,
-        };
-        assert!(!share.apply(Ok((0, 2)), false));
-        assert_eq!(share.limiter.current_rate(), 25.0);
-        assert!(
-            share.apply(Err(SessionEnded::ChannelGone), false),
-            "failing"
-        );
-        assert_eq!(share.limiter.current_rate(), 25.0, "the last share stays");
-        assert!(!share.apply(Ok((0, 1)), true));
-        assert_eq!(share.limiter.current_rate(), 50.0);
-    }
 
     #[tokio::test]
     async fn a_panic_inside_a_job_is_caught_with_its_message() {
