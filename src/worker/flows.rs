@@ -6,8 +6,6 @@
 
 use std::future::Future;
 
-use tokio_util::sync::CancellationToken;
-
 use super::outcome::{Incoming, Outcome, Trouble, Verdict};
 use super::road::{Gates, Road};
 use super::steps::{CallEnd, Called, Stage};
@@ -25,8 +23,6 @@ pub(super) struct JobCalls<'a> {
     pub job: &'a Job,
     /// Its delivery.
     pub incoming: &'a Incoming<'a>,
-    /// Cancelled once SIGTERM came: no new call starts.
-    pub stop: &'a CancellationToken,
     /// What each call waits at: the stop, the circuit, the broker's block.
     pub gates: Gates<'a>,
     /// Calls made so far for this delivery, of every action.
@@ -72,12 +68,12 @@ impl Road {
         }
         // The picture; abandoned at once when stopping.
         let picture = tokio::select! {
-            picture = self.picture(enrollment, calls.stop) => picture,
-            () = calls.stop.cancelled() => return Outcome::Abandon,
+            picture = self.picture(enrollment, calls.gates.stop) => picture,
+            () = calls.gates.stop.cancelled() => return Outcome::Abandon,
         };
         let (picture, memory) = match picture {
             Ok(picture) => picture,
-            Err(_) if calls.stop.is_cancelled() => return Outcome::Abandon,
+            Err(_) if calls.gates.stop.is_cancelled() => return Outcome::Abandon,
             Err(Stage::BadSource(reason)) => return Outcome::bad_source(job, reason),
             Err(Stage::Failed(kind, detail)) => {
                 return Outcome::failed(job, kind, detail, calls.last.take(), calls.made);

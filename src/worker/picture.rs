@@ -93,11 +93,11 @@ impl Road {
             .await?;
         let posted = self
             .policy
-            .run_until(calls.stop, || self.client.post_upload(&grant, &jpeg))
+            .run_until(calls.gates.stop, || self.client.post_upload(&grant, &jpeg))
             .await;
         match posted {
             Ok(file) => Ok(Picture::File(file)),
-            Err(_) if calls.stop.is_cancelled() => Err(Outcome::Abandon),
+            Err(_) if calls.gates.stop.is_cancelled() => Err(Outcome::Abandon),
             Err(reply) => Err(self.unsuccessful(calls, reply)),
         }
     }

@@ -149,7 +149,6 @@ impl Road {
 
     /// As [`decide`](Self::decide), with every gate a call waits at.
     pub async fn decide_gated(&self, incoming: &Incoming<'_>, gates: Gates<'_>) -> Outcome {
-        let Gates { stop, .. } = gates;
         // 1. Parse.
         let parsed =
             Job::parse_delivered(incoming.body, incoming.content_type, self.max_message_bytes);
@@ -170,7 +169,6 @@ impl Road {
             let mut calls = JobCalls {
                 job: &job,
                 incoming,
-                stop,
                 gates,
                 made: 0,
                 last: None,
