@@ -327,6 +327,50 @@ mod tests {
         );
     }
 
+    /// A credentials URI that gave no `Expiration` is asked again after
+    /// [`AHEAD`], not never: the pair it serves may be rotated behind it.
+    #[tokio::test(start_paused = true)]
+    async fn credentials_without_an_expiry_are_asked_for_again() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let uri = format!("http://{}/credentials", listener.local_addr().unwrap());
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        std::thread::spawn(move || {
+            // Counting connections is enough: the refresh was attempted.
+            for stream in listener.incoming() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        let issued = Issued {
+            credentials: Credentials::new("id", "secret"),
+            expires: None,
+        };
+        let keyring = Keyring::start(
+            Source::Uri(uri),
+            issued,
+            CredentialsSettings::default(),
+            reqwest::Client::new(),
+            None,
+        );
+        tokio::time::sleep(AHEAD - Duration::from_secs(1)).await;
+        assert_eq!(asked.load(Ordering::SeqCst), 0, "asked before {AHEAD:?}");
+        // Virtual time runs on while the server's thread counts in real time.
+        for _ in 0..500 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if asked.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            asked.load(Ordering::SeqCst) > 0,
+            "the URI was not asked again after {AHEAD:?}"
+        );
+        assert!(keyring.is_valid(), "the pair in hand still serves");
+    }
+
     #[test]
     fn expired_credentials_are_not_handed_out() {
         let keyring = Keyring::new(
