@@ -8,6 +8,7 @@ pub mod budget;
 pub mod guard;
 pub mod jpeg;
 pub mod normalize;
+pub mod oss;
 pub mod rules;
 pub mod store;
 pub mod url;
