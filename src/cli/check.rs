@@ -11,33 +11,39 @@ use face_enroll::image::KeyStore;
 /// Validate the settings and reach the broker, the API endpoint and the object
 /// store; exit 1 naming the first thing wrong.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Read this key from object_store.url (else only sign in to the store).
+    #[arg(long)]
+    image_key: Option<String>,
+}
 
-pub async fn run(_args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
     println!("ok   settings");
+    let keyring = match Keyring::discover(&settings.credentials, None).await {
+        Ok(keyring) => keyring,
+        Err(e) => return Ok(fail("credentials", &e.to_string())),
+    };
+    println!("ok   credentials (from the {})", keyring.provider());
     let steps = [
-        ("credentials", credentials(&settings).await),
         ("broker", broker(&settings).await),
         ("endpoint", endpoint(&settings).await),
-        ("object store", store(&settings).await),
+        (
+            "object store",
+            store(&settings, &keyring, args.image_key.as_deref()).await,
+        ),
     ];
     for (name, result) in steps {
         match result {
             Ok(note) => println!("ok   {name}{note}"),
-            Err(problem) => {
-                println!("FAIL {name}: {problem}");
-                return Ok(ExitCode::FAILURE);
-            }
+            Err(problem) => return Ok(fail(name, &problem)),
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn credentials(settings: &Settings) -> Result<String, String> {
-    Keyring::discover(&settings.credentials, None)
-        .await
-        .map(|keyring| format!(" (from the {})", keyring.provider()))
-        .map_err(|e| e.to_string())
+fn fail(name: &str, problem: &str) -> ExitCode {
+    println!("FAIL {name}: {problem}");
+    ExitCode::FAILURE
 }
 
 async fn broker(settings: &Settings) -> Result<String, String> {
@@ -80,15 +86,25 @@ async fn endpoint(settings: &Settings) -> Result<String, String> {
     }
 }
 
-async fn store(settings: &Settings) -> Result<String, String> {
+async fn store(
+    settings: &Settings,
+    keyring: &Keyring,
+    key: Option<&str>,
+) -> Result<String, String> {
     let Some(url) = &settings.object_store.url else {
         return Ok(" (none configured)".into());
     };
-    let store = KeyStore::open(url, settings.image.max_bytes, settings.image.fetch_timeout)
-        .map_err(|e| e.to_string())?;
+    let store = KeyStore::open(
+        &settings.object_store,
+        &settings.api.region,
+        keyring,
+        settings.image.max_bytes,
+        settings.image.fetch_timeout,
+    )
+    .map_err(|e| e.to_string())?;
     store
-        .probe()
+        .probe(key)
         .await
-        .map(|()| format!(" ({url})"))
-        .map_err(|e| format!("{url} cannot be listed: {e}"))
+        .map(|done| format!(" ({url}: {done})"))
+        .map_err(|e| format!("{url}: {e}"))
 }

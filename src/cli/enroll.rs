@@ -8,7 +8,7 @@ use face_enroll::cloudauth::{Client, Disposition, FaceRecordRequest, Keyring, Pi
 use face_enroll::config::Settings;
 use face_enroll::image::budget::split_budget;
 use face_enroll::image::rules::INLINE_MAX_BYTES;
-use face_enroll::image::{Fetcher, Normalizer};
+use face_enroll::image::{Fetcher, KeyStore, Normalizer};
 use face_enroll::job::ImageSource;
 use face_enroll::retry::RetryPolicy;
 
@@ -34,8 +34,9 @@ pub struct Args {
     /// Read the image from this key in object_store.url.
     #[arg(long, group = "image")]
     image_key: Option<String>,
-    /// Pass --image-url to the service as FacePictureUrl instead of downloading it.
-    #[arg(long, requires = "image_url")]
+    /// Pass --image-url, or a presigned URL of --image-key, to the service as
+    /// FacePictureUrl instead of downloading it.
+    #[arg(long)]
     send_as_url: bool,
     /// Ask the service to check the face's quality (FaceQualityCheck=Y).
     #[arg(long)]
@@ -44,9 +45,9 @@ pub struct Args {
 
 pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
     let credentials = Keyring::discover(&settings.credentials, None).await?;
-    let client = Client::new(&settings.api, credentials)?;
+    let client = Client::new(&settings.api, credentials.clone())?;
     let policy = RetryPolicy::new(&settings.retry);
-    let picture = picture(&args, &settings, &policy, &client).await?;
+    let picture = picture(&args, &settings, &policy, &client, &credentials).await?;
     let request = FaceRecordRequest {
         face_group_code: args.group,
         merchant_user_id: args.merchant_user_id,
@@ -64,10 +65,28 @@ async fn picture(
     settings: &Settings,
     policy: &RetryPolicy,
     client: &Client,
+    keyring: &Keyring,
 ) -> anyhow::Result<Picture> {
     let budgets = split_budget(settings.worker.max_inflight_bytes);
+    let store = KeyStore::configured(
+        &settings.object_store,
+        &settings.image,
+        &settings.api.region,
+        keyring,
+    )?;
+    let fetcher = Fetcher::new(&settings.image, store, budgets.fetched)?;
     let bytes = match (&args.image_url, &args.image_file, &args.image_key) {
         (Some(url), _, _) if args.send_as_url => return Ok(Picture::Url(url.to_string())),
+        (_, _, Some(key)) if args.send_as_url => {
+            let url = fetcher
+                .presign(key)
+                .await
+                .context("cannot presign the key")?;
+            return Ok(Picture::Url(url));
+        }
+        (_, Some(_), _) if args.send_as_url => {
+            anyhow::bail!("--send-as-url goes with --image-url or --image-key, not a local file")
+        }
         (_, Some(path), _) => {
             super::normalize::read_image_file(path, settings.image.max_bytes).await?
         }
@@ -79,7 +98,6 @@ async fn picture(
                     anyhow::bail!("one of --image-url, --image-file, --image-key is needed")
                 }
             };
-            let fetcher = Fetcher::new(&settings.image, &settings.object_store, budgets.fetched)?;
             let (bytes, _reservation) = policy
                 .run(|| fetcher.fetch(&source))
                 .await

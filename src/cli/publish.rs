@@ -44,8 +44,9 @@ pub struct Args {
     /// One job: a local file sent inline as base64.
     #[arg(long, group = "source")]
     image_file: Option<PathBuf>,
-    /// One job: pass the URL to the service instead of downloading it.
-    #[arg(long, requires = "image_url")]
+    /// One job: pass the URL (or a presigned URL of the key) to the service
+    /// instead of downloading it.
+    #[arg(long, conflicts_with = "image_file")]
     send_as_url: bool,
     /// One job: ask for the quality check.
     #[arg(long)]
@@ -158,7 +159,7 @@ fn one_job(args: &Args) -> anyhow::Result<Outbound> {
     }
     let image = match (&args.image_url, &args.image_key, &args.image_file) {
         (Some(url), _, _) => json!({"url": url, "send_as_url": args.send_as_url}),
-        (_, Some(key), _) => json!({"key": key}),
+        (_, Some(key), _) => json!({"key": key, "send_as_url": args.send_as_url}),
         (_, _, Some(path)) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;

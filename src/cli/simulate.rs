@@ -1,6 +1,7 @@
 //! `face-enroll simulate`: the strict stand-in for the service on a port.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -52,6 +53,13 @@ pub struct Args {
     /// does not document it): add a second record, or fail the call.
     #[arg(long, value_enum, default_value_t = SecondAdd::Add)]
     on_existing: SecondAdd,
+    /// Serve OSS GetObject (V4-signed, or presigned URLs) of the files in
+    /// this directory: `DIR/<bucket>/<key>`.
+    #[arg(long)]
+    oss_dir: Option<std::path::PathBuf>,
+    /// The region of the buckets in --oss-dir.
+    #[arg(long, default_value = "ap-southeast-1")]
+    oss_region: String,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -96,10 +104,53 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let simulator = Simulator::bind(args.listen, options)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if let Some(dir) = &args.oss_dir {
+        let count = shelve(&simulator, dir, &args.oss_region)?;
+        eprintln!(
+            "serving {count} objects of {} as OSS buckets",
+            dir.display()
+        );
+    }
     tracing::info!(url = %simulator.url(), qps = args.qps, "simulator listening");
     eprintln!("simulator listening on {}", simulator.url());
     tokio::select! {
         _ = simulator.wait() => anyhow::bail!("the simulator stopped"),
         _ = tokio::signal::ctrl_c() => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// Puts every file under `dir/<bucket>/` in the simulator's bucket of that
+/// name; how many.
+fn shelve(simulator: &Simulator, dir: &Path, region: &str) -> anyhow::Result<usize> {
+    let mut count = 0;
+    for bucket in
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?
+    {
+        let bucket = bucket?.path();
+        if !bucket.is_dir() {
+            continue;
+        }
+        let name = bucket
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let mut pending = vec![bucket.clone()];
+        while let Some(folder) = pending.pop() {
+            for entry in std::fs::read_dir(&folder)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let key = path
+                    .strip_prefix(&bucket)?
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                simulator.put_object(&name, region, &key, std::fs::read(&path)?);
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
 }

@@ -235,6 +235,14 @@ pub enum NormalizeMode {
 pub struct ObjectStoreSettings {
     /// `s3://bucket/prefix`, `oss://…`, `gs://…`, `az://…` or `file:///path`.
     pub url: Option<String>,
+    /// OSS: the bucket's region (`oss-<region>.aliyuncs.com`); `api.region`
+    /// when not given.
+    pub region: Option<String>,
+    /// OSS: the in-region `-internal` host (no traffic charge, VPC only).
+    pub internal: bool,
+    /// A base URL replacing the store's host (tests, proxies, S3-compatible
+    /// servers, emulators).
+    pub endpoint: Option<String>,
 }
 
 /// `[credentials]`: where temporary credentials are asked for (tests, proxies).

@@ -179,6 +179,7 @@ impl Settings {
             )?;
         }
         for (key, endpoint) in [
+            ("object_store.endpoint", &self.object_store.endpoint),
             ("api.upload_auth_endpoint", &self.api.upload_auth_endpoint),
             ("api.upload_endpoint", &self.api.upload_endpoint),
             ("credentials.sts_endpoint", &self.credentials.sts_endpoint),

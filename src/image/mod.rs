@@ -22,7 +22,7 @@ pub use rules::{ImageInvalid, JpegInfo};
 pub use store::{KeyStore, StoreSetupError};
 pub use url::UrlFetcher;
 
-use crate::config::{ImageSettings, ObjectStoreSettings};
+use crate::config::ImageSettings;
 use crate::job::ImageSource;
 use crate::retry::{Retry, Retryable};
 
@@ -73,11 +73,11 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// Sets up the HTTP client and, when configured, the object store;
-    /// images in flight share `budget`.
+    /// Sets up the HTTP client beside `store`, the object store when one is
+    /// configured; images in flight share `budget`.
     pub fn new(
         image: &ImageSettings,
-        store: &ObjectStoreSettings,
+        store: Option<KeyStore>,
         budget: MemoryBudget,
     ) -> Result<Self, FetcherSetupError> {
         let urls = UrlFetcher::new(
@@ -85,16 +85,20 @@ impl Fetcher {
             image.fetch_timeout,
             image.allow_private_networks,
         )?;
-        let store = match &store.url {
-            Some(url) => Some(KeyStore::open(url, image.max_bytes, image.fetch_timeout)?),
-            None => None,
-        };
         Ok(Self {
             urls,
             store,
             max_bytes: image.max_bytes,
             budget,
         })
+    }
+
+    /// A GET URL of the object at `key` that the service can fetch itself.
+    pub async fn presign(&self, key: &str) -> Result<String, FetchError> {
+        match &self.store {
+            Some(store) => store.presign(key).await,
+            None => Err(no_store()),
+        }
     }
 
     /// The image bytes, not yet checked against the rules (but the size),
@@ -104,9 +108,7 @@ impl Fetcher {
             ImageSource::Url(url) => self.urls.fetch(url, &self.budget).await,
             ImageSource::Key(key) => match &self.store {
                 Some(store) => store.fetch(key, &self.budget).await,
-                None => Err(FetchError::BadSource(
-                    "the job names an object key but no object_store.url is configured".into(),
-                )),
+                None => Err(no_store()),
             },
             ImageSource::Inline(data) => {
                 let size = check_inline_size(data, self.max_bytes)?;
@@ -116,6 +118,12 @@ impl Fetcher {
             }
         }
     }
+}
+
+fn no_store() -> FetchError {
+    FetchError::BadSource(
+        "the job names an object key but no object_store.url is configured".into(),
+    )
 }
 
 /// The most bytes inline base64 decodes to, refusing data over the limit
@@ -153,12 +161,7 @@ mod tests {
     #[tokio::test]
     async fn an_inline_picture_is_charged_as_a_picture() {
         let budget = MemoryBudget::new(64 << 20);
-        let fetcher = Fetcher::new(
-            &ImageSettings::default(),
-            &ObjectStoreSettings::default(),
-            budget.clone(),
-        )
-        .unwrap();
+        let fetcher = Fetcher::new(&ImageSettings::default(), None, budget.clone()).unwrap();
         let picture = vec![7u8; 3 << 20];
         let text = base64::engine::general_purpose::STANDARD.encode(&picture);
         let (bytes, _held) = fetcher

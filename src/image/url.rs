@@ -147,29 +147,42 @@ impl UrlFetcher {
         }
     }
 
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Bytes, FetchError> {
-        let expected = response.content_length().unwrap_or(64 * 1024);
-        let mut body = BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > self.max_bytes {
-                return Err(self.too_large(body.len() as u64));
-            }
-        }
-        Ok(body.freeze())
+    async fn read_body(&self, response: reqwest::Response) -> Result<Bytes, FetchError> {
+        read_capped(response, self.max_bytes).await
     }
 
     fn too_large(&self, size: u64) -> FetchError {
-        FetchError::Invalid(ImageInvalid::TooManyBytes {
-            size,
-            limit: self.max_bytes,
-        })
+        too_large(size, self.max_bytes)
     }
+}
+
+/// The body of `response`, refused as soon as it passes `max_bytes`.
+pub(super) async fn read_capped(
+    mut response: reqwest::Response,
+    max_bytes: u64,
+) -> Result<Bytes, FetchError> {
+    let expected = response
+        .content_length()
+        .unwrap_or(64 * 1024)
+        .min(max_bytes);
+    let mut body = BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > max_bytes {
+            return Err(too_large(body.len() as u64, max_bytes));
+        }
+    }
+    Ok(body.freeze())
+}
+
+/// A picture over `limit` bytes.
+pub(super) fn too_large(size: u64, limit: u64) -> FetchError {
+    FetchError::Invalid(ImageInvalid::TooManyBytes { size, limit })
 }
 
 /// Classifies a transport failure: the guard's refusal is final, the rest is
 /// worth retrying (timeouts, refused or reset connections, DNS failures).
-fn transport(error: reqwest::Error) -> FetchError {
+pub(super) fn transport(error: reqwest::Error) -> FetchError {
     let mut line = String::new();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -75,7 +75,8 @@ impl ActionKind {
 pub struct Enrollment {
     /// Where the image is.
     pub image: ImageSource,
-    /// Pass the URL to the service instead of downloading it.
+    /// Pass the URL (or a presigned URL of the key) to the service instead
+    /// of downloading it.
     pub send_as_url: bool,
     /// Sent as `FaceQualityCheck` `Y` or `N`.
     pub face_quality_check: bool,

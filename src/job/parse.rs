@@ -277,8 +277,8 @@ fn image_source(image: &Image<'_>, body: &Bytes) -> Result<(ImageSource, bool), 
     let Some(Scalar::Str(text)) = &member.0 else {
         return Err(format!("image.{kind} must be a string"));
     };
-    if send_as_url && *kind != "url" {
-        return Err("image.send_as_url goes only with image.url".into());
+    if send_as_url && *kind == "base64" {
+        return Err("image.send_as_url goes only with image.url or image.key".into());
     }
     let source = match *kind {
         "url" => {

@@ -225,7 +225,7 @@ fn field_errors_keep_the_job_id_and_say_what_is_wrong() {
         (json!({"image": {"key": 7}}), "image.key must be a string"),
         (
             json!({"image": {"base64": "AAAA", "send_as_url": true}}),
-            "goes only with image.url",
+            "goes only with image.url or image.key",
         ),
         (
             json!({"metadata": {"big": "x".repeat(9000)}}),

@@ -18,6 +18,7 @@ use super::file_stream;
 use super::issuer::Issuer;
 use super::library::Library;
 use super::oss::Bucket;
+use super::oss_read::{Get, Shelf};
 use super::received::{Received, ReceivedPicture};
 use super::verify::{Keys, NonceLog, Rejection, authenticate};
 use super::{SimulatorOptions, Stats, face_library, params};
@@ -37,6 +38,8 @@ pub struct SimState {
     pub(super) stats: Stats,
     /// The OSS bucket of the file-stream path.
     pub(super) bucket: Bucket,
+    /// The OSS buckets pictures are read from.
+    pub(super) shelf: Shelf,
     /// Pictures accepted, for tests to look at.
     pub(super) received: Received,
     /// Every group's face records.
@@ -52,6 +55,7 @@ impl SimState {
             nonces: NonceLog::default(),
             stats: Stats::default(),
             bucket: Bucket::default(),
+            shelf: Shelf::default(),
             received: Received::default(),
             library: Library::new(options.second_add),
             options,
@@ -72,6 +76,7 @@ pub fn router(state: Arc<SimState>) -> Router {
             "/latest/meta-data/ram/security-credentials/{role}",
             get(metadata_credentials),
         )
+        .route("/{*key}", get(get_object))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -92,6 +97,38 @@ async fn post_root(State(state): State<Arc<SimState>>, request: Request) -> Resp
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     call(&state, parts.uri.query(), &parts.headers, body).await
+}
+
+/// `GET /<key>`: OSS's GetObject, the bucket named by the Host header.
+async fn get_object(State(state): State<Arc<SimState>>, request: Request) -> Response {
+    state.stats.arrived("GetObject");
+    let (parts, _) = request.into_parts();
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let get = Get {
+        host,
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or_default(),
+        headers: &parts.headers,
+    };
+    match state.shelf.read(&state.keys(), &get) {
+        Ok(bytes) => {
+            state.stats.answered("GetObject", "Success");
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "image/jpeg")],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(refusal) => {
+            state.stats.answered("GetObject", refusal.code());
+            refusal.into_response()
+        }
+    }
 }
 
 /// One call: judged and carried out on arrival (as the service does, so a
@@ -202,10 +239,7 @@ fn accept(
     }
     let query = pairs(query.unwrap_or_default().as_bytes());
     let fields = pairs(body);
-    let keys = Keys {
-        fixed: &state.options.credentials,
-        issuer: state.issuer.as_ref(),
-    };
+    let keys = state.keys();
     let who = authenticate("POST", &keys, &state.nonces, headers, &query, body, &fields)?;
     if !state.faults.admit() {
         return Err(Rejection::new(
@@ -242,7 +276,16 @@ fn add_face_record(
     fields: &[(String, String)],
 ) -> Result<serde_json::Value, Rejection> {
     face_library::only_system_parameters("AddFaceRecord", query)?;
-    let verdict = params::check(fields, |url| state.bucket.object(url))?;
+    let presigned = |url: &str| {
+        state
+            .shelf
+            .read_url(&state.keys(), url)
+            .map(|read| read.map_err(|refusal| refusal.to_string()))
+    };
+    let verdict = params::check(fields, |url| state.bucket.object(url), presigned)?;
+    if let Some(url) = fields.iter().find(|(k, _)| k == "FacePictureUrl") {
+        state.received.keep_url(&url.1);
+    }
     if verdict.passed {
         let group = value(fields, "FaceGroupCode");
         state.library.add(group, value(fields, "MerchantUserId"))?;
@@ -256,11 +299,10 @@ fn add_face_record(
         };
         state.received.keep(ReceivedPicture {
             merchant_user_id: get("MerchantUserId").unwrap_or_default().to_owned(),
-            parameter: if get("FacePictureFile").is_some() {
-                "FacePictureFile"
-            } else {
-                "FacePicture"
-            },
+            parameter: ["FacePictureFile", "FacePictureUrl"]
+                .into_iter()
+                .find(|k| get(k).is_some())
+                .unwrap_or("FacePicture"),
             jpeg: jpeg.clone(),
         });
     }
@@ -270,6 +312,16 @@ fn add_face_record(
             "ExtFaceInfo": "{\"faceQuality\":\"HIGH\"}",
         }
     }))
+}
+
+impl SimState {
+    /// The keys whose signatures are accepted.
+    pub(super) fn keys(&self) -> Keys<'_> {
+        Keys {
+            fixed: &self.options.credentials,
+            issuer: self.issuer.as_ref(),
+        }
+    }
 }
 
 /// The value of `key` in `pairs`, empty when absent.

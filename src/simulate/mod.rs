@@ -15,6 +15,7 @@ mod issuer;
 mod keys;
 mod library;
 mod oss;
+mod oss_read;
 mod params;
 mod received;
 mod verify;
@@ -153,6 +154,23 @@ impl Simulator {
             }
         });
         Ok(Self { addr, state, task })
+    }
+
+    /// The `FacePictureUrl`s of accepted calls, oldest first (the last 1024).
+    pub fn picture_urls(&self) -> Vec<String> {
+        self.state.received.urls()
+    }
+
+    /// Puts a picture at `key` of the OSS bucket `bucket` in `region`, for
+    /// GetObject and presigned URLs.
+    pub fn put_object(
+        &self,
+        bucket: &str,
+        region: &str,
+        key: &str,
+        bytes: impl Into<bytes::Bytes>,
+    ) {
+        self.state.shelf.put(bucket, region, key, bytes.into());
     }
 
     /// Binds `addr` and serves on it.

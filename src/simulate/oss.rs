@@ -70,6 +70,11 @@ impl OssError {
         }
     }
 
+    /// The error's code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
     /// OSS's XML error document.
     pub fn into_response(self) -> Response {
         let xml = format!(
@@ -80,6 +85,12 @@ impl OssError {
         );
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
         (status, [("content-type", "application/xml")], xml).into_response()
+    }
+}
+
+impl std::fmt::Display for OssError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)
     }
 }
 

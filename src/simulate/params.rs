@@ -25,10 +25,12 @@ pub struct Verdict {
 }
 
 /// Checks the form parameters and gives the verdict; `uploaded` finds the
-/// object a `FacePictureFile` names.
+/// object a `FacePictureFile` names, `presigned` the object a presigned URL
+/// of the simulator's OSS names (`None` for a URL it does not fetch).
 pub fn check(
     params: &[(String, String)],
     uploaded: impl Fn(&str) -> Option<Bytes>,
+    presigned: impl Fn(&str) -> Option<Result<Bytes, String>>,
 ) -> Result<Verdict, Rejection> {
     let get = |key: &str| {
         params
@@ -81,7 +83,19 @@ pub fn check(
             if !ok {
                 return Err(invalid(format!("{url_key} must be an http or https URL.")));
             }
-            None
+            match presigned(url) {
+                None => None,
+                Some(Err(refusal)) => {
+                    return Err(invalid(format!(
+                        "{url_key} cannot be downloaded: {refusal}."
+                    )));
+                }
+                Some(Ok(picture)) => {
+                    rules::check(&picture, rules::SERVICE_MAX_BYTES)
+                        .map_err(|e| invalid(format!("{url_key} is not acceptable: {e}.")))?;
+                    Some(picture)
+                }
+            }
         }
         _ => {
             return Err(invalid(format!(

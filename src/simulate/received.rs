@@ -14,7 +14,8 @@ const KEPT_BYTES: usize = 256 << 20;
 pub struct ReceivedPicture {
     /// The call's `MerchantUserId` (empty when not given).
     pub merchant_user_id: String,
-    /// `FacePicture` (inline) or `FacePictureFile` (uploaded).
+    /// `FacePicture` (inline), `FacePictureFile` (uploaded) or
+    /// `FacePictureUrl` (a presigned URL of the simulator's OSS).
     pub parameter: &'static str,
     /// The JPEG.
     pub jpeg: Bytes,
@@ -24,9 +25,29 @@ pub struct ReceivedPicture {
 #[derive(Debug, Default)]
 pub struct Received {
     pictures: Mutex<(VecDeque<ReceivedPicture>, usize)>,
+    /// The last `FacePictureUrl`s accepted, newest last.
+    urls: Mutex<VecDeque<String>>,
 }
 
+/// `FacePictureUrl`s kept.
+const KEPT_URLS: usize = 1024;
+
 impl Received {
+    /// Keeps a `FacePictureUrl` accepted.
+    pub fn keep_url(&self, url: &str) {
+        let mut urls = self.urls.lock().unwrap_or_else(|e| e.into_inner());
+        urls.push_back(url.to_owned());
+        if urls.len() > KEPT_URLS {
+            urls.pop_front();
+        }
+    }
+
+    /// The `FacePictureUrl`s kept, oldest first.
+    pub fn urls(&self) -> Vec<String> {
+        let urls = self.urls.lock().unwrap_or_else(|e| e.into_inner());
+        urls.iter().cloned().collect()
+    }
+
     /// Keeps `picture`.
     pub fn keep(&self, picture: ReceivedPicture) {
         let mut guard = self.pictures.lock().unwrap_or_else(|e| e.into_inner());

@@ -32,7 +32,7 @@ use crate::cloudauth::client::ClientError;
 use crate::cloudauth::{Client, Keyring};
 use crate::config::Settings;
 use crate::image::budget::split_budget;
-use crate::image::{Fetcher, FetcherSetupError, Normalizer};
+use crate::image::{Fetcher, FetcherSetupError, KeyStore, Normalizer, StoreSetupError};
 use crate::retry::{Backoff, RateLimiter, RetryPolicy};
 use crate::telemetry::{Health, Metrics};
 
@@ -58,6 +58,9 @@ pub enum WorkerError {
     /// The image sources could not be set up.
     #[error(transparent)]
     Images(#[from] FetcherSetupError),
+    /// The object store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreSetupError),
     /// The broker's TLS files could not be read.
     #[error(transparent)]
     Nodes(#[from] crate::broker::nodes::NodesError),
@@ -92,11 +95,18 @@ impl Road {
         metrics: Metrics,
     ) -> Result<Self, WorkerError> {
         let budgets = split_budget(settings.worker.max_inflight_bytes);
+        let keyring: Keyring = credentials.into();
+        let store = KeyStore::configured(
+            &settings.object_store,
+            &settings.image,
+            &settings.api.region,
+            &keyring,
+        )?;
         Ok(Self {
-            fetcher: Fetcher::new(&settings.image, &settings.object_store, budgets.fetched)?,
+            fetcher: Fetcher::new(&settings.image, store, budgets.fetched)?,
             normalizer: Normalizer::new(&settings.image, budgets.decoding),
             bodies: budgets.bodies,
-            client: Client::new(&settings.api, credentials)?,
+            client: Client::new(&settings.api, keyring)?,
             on_existing: settings.worker.on_existing,
             dedupe_redeliveries: settings.worker.dedupe_redeliveries,
             limiter: Arc::new(RateLimiter::new(settings.api.qps_limit)),

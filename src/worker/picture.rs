@@ -1,4 +1,5 @@
-//! The picture of an add job: a URL job sent as a URL is passed on; any
+//! The picture of an add job: a URL job sent as a URL is passed on, a key
+//! job sent as a URL goes as a presigned URL of the key; any
 //! other image is fetched and normalized as the rules need, then sent inline
 //! up to 1 MB or uploaded by the file-stream path (whose grant is a call
 //! like any other: limited, retried, counted, and heard by the circuit).
@@ -34,8 +35,19 @@ impl Road {
         enrollment: &Enrollment,
         stop: &CancellationToken,
     ) -> Result<(Sendable, Reservation), Stage> {
-        if let (true, ImageSource::Url(url)) = (enrollment.send_as_url, &enrollment.image) {
-            return Ok((Sendable::Url(url.to_string()), Reservation::none()));
+        match (enrollment.send_as_url, &enrollment.image) {
+            (true, ImageSource::Url(url)) => {
+                return Ok((Sendable::Url(url.to_string()), Reservation::none()));
+            }
+            (true, ImageSource::Key(key)) => {
+                let url = self
+                    .policy
+                    .run_until(stop, || self.fetcher.presign(key))
+                    .await
+                    .map_err(|e| self.fetch_failed(e))?;
+                return Ok((Sendable::Url(url), Reservation::none()));
+            }
+            _ => {}
         }
         let source = &enrollment.image;
         let started = Instant::now();
@@ -46,19 +58,7 @@ impl Road {
         let size = fetched.as_ref().ok().map(|(bytes, _)| bytes.len());
         self.metrics
             .image_fetched(origin(source), started.elapsed(), size);
-        let (bytes, mut memory) = fetched.map_err(|e| match e {
-            FetchError::Transient(detail) => Stage::Trouble(Trouble {
-                image_host: true,
-                detail,
-                answer: None,
-            }),
-            FetchError::Refused(detail) => Stage::Failed(ErrorKind::ImageFetch, detail),
-            FetchError::Invalid(invalid) => {
-                self.metrics.image_refused(&invalid);
-                Stage::Failed(ErrorKind::ImageInvalid, invalid.to_string())
-            }
-            FetchError::BadSource(detail) => Stage::BadSource(detail),
-        })?;
+        let (bytes, mut memory) = fetched.map_err(|e| self.fetch_failed(e))?;
         let prepared = self.normalizer.prepare(bytes).await.map_err(|invalid| {
             self.metrics.image_refused(&invalid);
             Stage::Failed(ErrorKind::ImageInvalid, invalid.to_string())
@@ -70,6 +70,23 @@ impl Road {
         let normalized = prepared.report.map(|r| r.elapsed);
         self.metrics.image_sent(prepared.jpeg.len(), normalized);
         Ok((Sendable::Jpeg(prepared.jpeg), memory))
+    }
+
+    /// The stage a picture that could not be had ends in.
+    fn fetch_failed(&self, error: FetchError) -> Stage {
+        match error {
+            FetchError::Transient(detail) => Stage::Trouble(Trouble {
+                image_host: true,
+                detail,
+                answer: None,
+            }),
+            FetchError::Refused(detail) => Stage::Failed(ErrorKind::ImageFetch, detail),
+            FetchError::Invalid(invalid) => {
+                self.metrics.image_refused(&invalid);
+                Stage::Failed(ErrorKind::ImageInvalid, invalid.to_string())
+            }
+            FetchError::BadSource(detail) => Stage::BadSource(detail),
+        }
     }
 
     /// How the picture is given to the service: a URL as is, a JPEG inline

@@ -279,16 +279,20 @@ async fn the_worker_reads_object_keys_from_an_s3_compatible_server() {
         .env("FACE_ENROLL_API__ENDPOINT", sim.url())
         .env("FACE_ENROLL_METRICS__LISTEN", "127.0.0.1:0")
         .env("FACE_ENROLL_OBJECT_STORE__URL", "s3://faces/enroll")
-        .env("AWS_ENDPOINT", &moto.1)
-        .env("AWS_ALLOW_HTTP", "true")
+        .env("FACE_ENROLL_OBJECT_STORE__ENDPOINT", &moto.1)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .spawn()
         .map(crate::process::Running::new)
         .unwrap();
-    for (id, key) in [("s3-ok", "alice.jpg"), ("s3-missing", "nobody.jpg")] {
-        let body = json!({"job_id": id, "face_group_code": "g", "image": {"key": key}}).to_string();
+    let jobs = [
+        ("s3-ok", "alice.jpg", false),
+        ("s3-missing", "nobody.jpg", false),
+        ("s3-url", "alice.jpg", true),
+    ];
+    for (id, key, send_as_url) in jobs {
+        let body = json!({"job_id": id, "face_group_code": "g", "image": {"key": key, "send_as_url": send_as_url}}).to_string();
         let message = Message::to_queue(
             &settings.amqp.jobs_queue,
             body.into_bytes(),
@@ -297,7 +301,7 @@ async fn the_worker_reads_object_keys_from_an_s3_compatible_server() {
         broker.publish(&message).await.unwrap();
     }
     let mut statuses = std::collections::HashMap::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let received = next_received(&mut events).await;
         let event: serde_json::Value = serde_json::from_slice(&received.body).unwrap();
         statuses.insert(
@@ -312,6 +316,18 @@ async fn the_worker_reads_object_keys_from_an_s3_compatible_server() {
         statuses["s3-ok"]
     );
     assert_eq!(statuses["s3-missing"]["error"]["kind"], "image_fetch");
+    // The key went as a presigned URL, which the store serves to anyone
+    // holding it.
+    assert_eq!(statuses["s3-url"]["status"], "succeeded");
+    let urls = sim.picture_urls();
+    assert_eq!(urls.len(), 1, "{urls:?}");
+    assert!(urls[0].contains("X-Amz-Signature="), "{}", urls[0]);
+    let fetched = http.get(&urls[0]).send().await.unwrap();
+    assert_eq!(fetched.status().as_u16(), 200);
+    assert_eq!(
+        fetched.bytes().await.unwrap(),
+        crate::images::fixtures().face
+    );
     assert!(
         statuses["s3-missing"]["error"]["detail"]
             .as_str()

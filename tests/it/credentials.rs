@@ -21,12 +21,17 @@ use serde_json::json;
 
 use crate::helpers::{api, face_request, jpeg, sim_options, simulator};
 
-const ROLE: &str = "acs:ram::1234567890:role/face-enroll";
-const PROVIDER: &str = "acs:ram::1234567890:oidc-provider/ack-rrsa-c1";
-const OIDC_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.OIDC-Tok3n-QUUX-4242.sig";
+pub(crate) const ROLE: &str = "acs:ram::1234567890:role/face-enroll";
+pub(crate) const PROVIDER: &str = "acs:ram::1234567890:oidc-provider/ack-rrsa-c1";
+pub(crate) const OIDC_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.OIDC-Tok3n-QUUX-4242.sig";
 
-async fn issuing(lifetime: Duration) -> Simulator {
-    simulator(SimulatorOptions {
+pub(crate) async fn issuing(lifetime: Duration) -> Simulator {
+    simulator(issuing_options(lifetime)).await
+}
+
+/// A simulator that also serves STS and the metadata service.
+pub(crate) fn issuing_options(lifetime: Duration) -> SimulatorOptions {
+    SimulatorOptions {
         issuer: Some(IssuerOptions {
             role_arn: ROLE.into(),
             oidc_provider_arn: PROVIDER.into(),
@@ -35,18 +40,17 @@ async fn issuing(lifetime: Duration) -> Simulator {
             lifetime,
         }),
         ..sim_options()
-    })
-    .await
+    }
 }
 
 /// A token file holding `token`; returns its path.
-fn token_file(token: &str) -> String {
+pub(crate) fn token_file(token: &str) -> String {
     let path = std::env::temp_dir().join(format!("face-enroll-oidc-{:08x}", rand::random::<u32>()));
     std::fs::write(&path, token).unwrap();
     path.to_string_lossy().into_owned()
 }
 
-fn endpoints(sim: &Simulator) -> CredentialsSettings {
+pub(crate) fn endpoints(sim: &Simulator) -> CredentialsSettings {
     CredentialsSettings {
         sts_endpoint: Some(sim.url()),
         metadata_endpoint: Some(sim.url()),

@@ -16,6 +16,7 @@ mod images;
 mod library;
 mod nodes;
 mod observability;
+mod oss;
 mod phone_photos;
 mod process;
 mod rabbit;

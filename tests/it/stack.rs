@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use face_enroll::broker::{Client, Message, Received, Tap, Topology};
+use face_enroll::cloudauth::Keyring;
 use face_enroll::config::{RetrySettings, Settings};
 use face_enroll::simulate::{Simulator, SimulatorOptions};
 use face_enroll::telemetry::{Health, Metrics};
@@ -60,6 +61,8 @@ pub struct Stack {
     pub metrics: Metrics,
     /// The running worker's rate limiter.
     pub limiter: Option<Arc<face_enroll::retry::RateLimiter>>,
+    /// The credentials the next worker started signs with.
+    pub keyring: Keyring,
     events: Tap,
     worker: Option<(CancellationToken, JoinHandle<Result<(), WorkerError>>)>,
 }
@@ -96,6 +99,7 @@ impl Stack {
             health: Arc::new(Health::default()),
             metrics: Metrics::new().unwrap(),
             limiter: None,
+            keyring: credentials().into(),
             events,
             worker: None,
         };
@@ -107,7 +111,7 @@ impl Stack {
     pub async fn start_worker(&mut self) {
         let worker = Worker::new(
             &self.settings,
-            credentials(),
+            self.keyring.clone(),
             self.metrics.clone(),
             self.health.clone(),
         )
