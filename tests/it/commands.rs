@@ -1,17 +1,14 @@
-//! The broker-side commands as a user runs them: demo, publish, check, a
-//! topology mismatch at start-up, and the worker reading from a real
-//! S3-compatible server (moto_server).
+//! The broker-side commands as a user runs them: demo, publish, check, and
+//! a topology mismatch at start-up.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use face_enroll::broker::{Message, Topology};
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
 use serde_json::json;
 
 use crate::helpers::{sim_options, simulator};
-use crate::stack::{broker, delete_names, next_received, test_settings, unique};
+use crate::stack::{broker, delete_names, test_settings, unique};
 
 fn command(args: &[&str]) -> Command {
     crate::process::face_enroll(args)
@@ -209,130 +206,6 @@ async fn a_queue_with_other_arguments_is_one_clear_start_up_error() {
         stderr.lines().filter(|l| l.starts_with("error:")).count(),
         1,
         "one error, not a loop"
-    );
-    delete_names(&broker, &settings).await;
-}
-
-/// `moto_server` on a free port, killed on drop.
-struct Moto(Child, String);
-
-impl Moto {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server on PATH (pip install 'moto[server]')");
-        let address = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&address).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self(child, format!("http://{address}"))
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_worker_reads_object_keys_from_an_s3_compatible_server() {
-    let moto = Moto::start();
-    let http = reqwest::Client::new();
-    assert!(
-        http.put(format!("{}/faces", moto.1))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
-    let put = http
-        .put(format!("{}/faces/enroll/alice.jpg", moto.1))
-        .body(crate::images::fixtures().face.clone())
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
-    let sim = simulator(sim_options()).await;
-    let settings = test_settings(&unique("s3"));
-    let broker = broker().await;
-    broker
-        .declare(&Topology::new(&settings.amqp, &settings.retry))
-        .await
-        .unwrap();
-    let mut events = broker.tap(&settings.amqp.results_exchange).await.unwrap();
-    let mut worker = command(&["worker"]);
-    names(&mut worker, &settings);
-    let mut worker = worker
-        .env("FACE_ENROLL_API__ENDPOINT", sim.url())
-        .env("FACE_ENROLL_METRICS__LISTEN", "127.0.0.1:0")
-        .env("FACE_ENROLL_OBJECT_STORE__URL", "s3://faces/enroll")
-        .env("FACE_ENROLL_OBJECT_STORE__ENDPOINT", &moto.1)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .spawn()
-        .map(crate::process::Running::new)
-        .unwrap();
-    let jobs = [
-        ("s3-ok", "alice.jpg", false),
-        ("s3-missing", "nobody.jpg", false),
-        ("s3-url", "alice.jpg", true),
-    ];
-    for (id, key, send_as_url) in jobs {
-        let body = json!({"job_id": id, "face_group_code": "g", "image": {"key": key, "send_as_url": send_as_url}}).to_string();
-        let message = Message::to_queue(
-            &settings.amqp.jobs_queue,
-            body.into_bytes(),
-            "application/json",
-        );
-        broker.publish(&message).await.unwrap();
-    }
-    let mut statuses = std::collections::HashMap::new();
-    for _ in 0..3 {
-        let received = next_received(&mut events).await;
-        let event: serde_json::Value = serde_json::from_slice(&received.body).unwrap();
-        statuses.insert(
-            event["data"]["job_id"].as_str().unwrap().to_owned(),
-            event["data"].clone(),
-        );
-    }
-    worker.kill();
-    assert_eq!(
-        statuses["s3-ok"]["status"], "succeeded",
-        "{}",
-        statuses["s3-ok"]
-    );
-    assert_eq!(statuses["s3-missing"]["error"]["kind"], "image_fetch");
-    // The key went as a presigned URL, which the store serves to anyone
-    // holding it.
-    assert_eq!(statuses["s3-url"]["status"], "succeeded");
-    let urls = sim.picture_urls();
-    assert_eq!(urls.len(), 1, "{urls:?}");
-    assert!(urls[0].contains("X-Amz-Signature="), "{}", urls[0]);
-    let fetched = http.get(&urls[0]).send().await.unwrap();
-    assert_eq!(fetched.status().as_u16(), 200);
-    assert_eq!(
-        fetched.bytes().await.unwrap(),
-        crate::images::fixtures().face
-    );
-    assert!(
-        statuses["s3-missing"]["error"]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("does not exist")
     );
     delete_names(&broker, &settings).await;
 }

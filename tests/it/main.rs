@@ -26,5 +26,6 @@ mod road;
 mod settings_docs;
 mod simulator;
 mod stack;
+mod stores;
 mod topology;
 mod worker;
