@@ -1,0 +1,112 @@
+//! Worker CPU per job by where the picture is, in the same run: a URL the
+//! worker downloads (the baseline), a key it reads from OSS with GetObject
+//! (signed V4), and the same key sent as a presigned URL (no read at all:
+//! the service fetches it). The simulator serves the bucket (`--oss-dir`)
+//! and the image URL beside it, with no QPS limit.
+//!
+//! Run: `cargo bench --bench keys` (options: `--jobs N --runs N`).
+
+mod support;
+
+use std::time::Instant;
+
+use face_enroll_fixtures::jpeg;
+use serde_json::{Value, json};
+use support::*;
+
+const BUCKET: &str = "bench-faces";
+
+#[tokio::main]
+async fn main() {
+    let jobs: usize = arg("--jobs", 4000);
+    let runs: usize = arg("--runs", 3);
+    header(
+        "CPU per job: a URL, an OSS key, an OSS key sent as a presigned URL",
+        &format!("cargo bench --bench keys -- --jobs {jobs} --runs {runs}"),
+    );
+    let image = jpeg::noise(156, 208, 90);
+    println!(
+        "jobs: {jobs} per run, {runs} runs; {} KB portrait JPEGs; worker.concurrency 32; simulator --qps 0",
+        image.len() / 1024
+    );
+    let dir = std::env::temp_dir().join(format!("face-enroll-keys-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(BUCKET)).expect("bucket directory");
+    std::fs::write(dir.join(BUCKET).join("face.jpg"), &image).expect("object");
+    let image_url = image_server(image).await;
+    let oss_dir = dir.to_string_lossy().into_owned();
+    let (mut simulator, sim_url) = spawn_simulator(&["--qps", "0", "--oss-dir", &oss_dir]);
+    let kinds = [
+        ("URL, downloaded", json!({"url": image_url})),
+        ("OSS key, GetObject", json!({"key": "face.jpg"})),
+        (
+            "OSS key, presigned URL",
+            json!({"key": "face.jpg", "send_as_url": true}),
+        ),
+    ];
+    let mut results: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = vec![Default::default(); kinds.len()];
+    for run in 1..=runs {
+        for ((name, image), (cpu, rate, sim)) in kinds.iter().zip(results.iter_mut()) {
+            let sim_before = cpu_seconds(simulator.id());
+            let (ms, per_second) = run_once(jobs, &sim_url, image).await;
+            let sim_ms = (cpu_seconds(simulator.id()) - sim_before) / jobs as f64 * 1000.0;
+            println!(
+                "{name}, run {run}: worker {ms:.3} ms CPU per job at {per_second:.0} jobs/s; simulator {sim_ms:.3} ms per job"
+            );
+            cpu.push(ms);
+            rate.push(per_second);
+            sim.push(sim_ms);
+        }
+    }
+    let baseline = median(&mut results[0].0.clone());
+    for ((name, _), (cpu, rate, sim)) in kinds.iter().zip(results.iter_mut()) {
+        let ms = median(cpu);
+        println!(
+            "{name}: median worker {ms:.3} ms CPU per job ({:.2}x the URL job) at {:.0} jobs/s; simulator {:.3} ms per job",
+            ms / baseline,
+            median(rate),
+            median(sim)
+        );
+    }
+    let _ = simulator.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Preloads `jobs` with `image`, starts a worker reading the bucket, and
+/// measures its CPU from the first event to the last.
+async fn run_once(jobs: usize, sim_url: &str, image: &Value) -> (f64, f64) {
+    let mut settings = settings("keys");
+    settings.api.endpoint = Some(sim_url.to_owned());
+    settings.api.qps_limit = 0.0;
+    settings.api.tenant_qps = 0.0;
+    settings.worker.concurrency = 32;
+    let (client, mut events) = prepare(&settings).await;
+    let bodies = (0..jobs).map(|n| {
+        json!({"job_id": format!("keys-{n}"), "face_group_code": "bench", "image": image})
+            .to_string()
+            .into_bytes()
+    });
+    publish(&client, &settings.amqp.jobs_queue, bodies).await;
+    let store = [
+        ("FACE_ENROLL_OBJECT_STORE__URL", format!("oss://{BUCKET}")),
+        ("FACE_ENROLL_OBJECT_STORE__ENDPOINT", sim_url.to_owned()),
+        topology_declared(),
+    ];
+    let mut worker = spawn_worker(&settings, free_port(), &store);
+    let succeeded = |routing_key: &str| {
+        assert_eq!(
+            routing_key, "face.enrollment.succeeded",
+            "every job succeeds"
+        );
+    };
+    succeeded(&next_event(&mut events).await.routing_key);
+    let (started, cpu_start) = (Instant::now(), cpu_seconds(worker.id()));
+    for _ in 1..jobs {
+        succeeded(&next_event(&mut events).await.routing_key);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(worker.id()) - cpu_start;
+    terminate(&mut worker);
+    clean_up(&client, &settings).await;
+    let counted = (jobs - 1) as f64;
+    (cpu / counted * 1000.0, counted / elapsed)
+}
