@@ -2,18 +2,22 @@
 //! once, and the copies of it the worker may publish (to a delay queue, to the
 //! dead-letter exchange).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicRejectOptions};
 
 use super::SessionEnded;
+use super::acks::Acks;
 use super::headers::{self, ATTEMPTS, ERROR, ROUND};
 use super::message::Message;
 
 /// One delivery of a job, not yet acknowledged.
 pub struct Inbound {
-    /// Properties and the ack handle, as the broker sent them.
+    /// Properties and the tag, as the broker sent them.
     delivery: Delivery,
+    /// The channel's acks, gathered at the flush points.
+    acks: Arc<Acks>,
     /// The body, taken out of the delivery so the job can share it.
     body: Bytes,
     /// `x-face-enroll-round`: delay rounds done so far.
@@ -23,12 +27,13 @@ pub struct Inbound {
 }
 
 impl Inbound {
-    pub(super) fn new(mut delivery: Delivery) -> Self {
+    pub(super) fn new(mut delivery: Delivery, acks: Arc<Acks>) -> Self {
         let round = headers::read_count(&delivery.properties, ROUND);
         let attempts = headers::read_count(&delivery.properties, ATTEMPTS);
         let body = Bytes::from(std::mem::take(&mut delivery.data));
         Self {
             delivery,
+            acks,
             body,
             round,
             attempts,
@@ -85,23 +90,15 @@ impl Inbound {
         Message::new(exchange, routing_key, self.body.to_vec(), properties)
     }
 
-    /// Acknowledges the delivery; an ack the channel can no longer carry is
-    /// the session's end, not a success.
+    /// Acknowledges the delivery, with the others done by the next flush
+    /// point: call it only once its outcome is confirmed. An ack the channel
+    /// can no longer carry is the session's end, not a success.
     pub async fn ack(&self) -> Result<(), SessionEnded> {
-        match self.delivery.ack(BasicAckOptions::default()).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(SessionEnded::ChannelGone),
-            Err(e) => Err(SessionEnded::Channel(e)),
-        }
+        self.acks.ack(self.delivery.delivery_tag).await
     }
 
-    /// Hands the delivery back to the queue for another consumer.
+    /// Hands the delivery back to the queue for another consumer, at once.
     pub async fn requeue(&self) -> Result<(), SessionEnded> {
-        let options = BasicRejectOptions { requeue: true };
-        match self.delivery.reject(options).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(SessionEnded::ChannelGone),
-            Err(e) => Err(SessionEnded::Channel(e)),
-        }
+        self.acks.requeue(self.delivery.delivery_tag).await
     }
 }

@@ -1,9 +1,15 @@
-//! Publishes gathered into batches: at a low, steady rate each job's event,
-//! confirm and ack would wake the broker connection's I/O thread on their own
-//! (each wake-up costs more CPU than the job's own work), so a publish waits
-//! for the next flush point of a fixed grid, and the ones that meet there go
-//! out together. Under load nothing waits: a publish that comes soon after
-//! the one before (the rate batches by itself) leaves at once.
+//! Publishes and acks gathered into batches: at a low, steady rate each
+//! job's event, confirm and ack would wake the broker connection's I/O thread
+//! on their own (each wake-up costs more CPU than the job's own work), so a
+//! publish waits for the next flush point of a fixed grid, the ones that
+//! meet there go out together, and the acks of the jobs confirmed since go
+//! with the next batch. Under load nothing waits: a publish that comes soon
+//! after the one before (the rate batches by itself) leaves at once, and so
+//! do acks.
+//!
+//! The grid's origin is the process's [`crate::retry::clock_epoch`], which
+//! the rate limiter's slots are laid on too: a slot's call, the publishes
+//! and the acks of a flush point wake the process once.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,24 +20,22 @@ use tokio::time::Instant;
 /// more than 80 a second, publishes batch by themselves.
 const BUSY_GAP: Duration = Duration::from_micros(12_500);
 
-/// The flush points of one session's publishes.
+/// The flush points of one session's publishes and acks.
 #[derive(Debug)]
 pub struct Linger {
     /// Time between flush points; zero sends every publish at once.
     period: Duration,
-    /// The grid's origin.
-    epoch: Instant,
-    /// When the last publish came.
-    last: Mutex<Option<Instant>>,
+    /// When the last publish came, and whether it came busy.
+    last: Mutex<(Option<Instant>, bool)>,
 }
 
 impl Linger {
-    /// Flush points every `period` (`amqp.publish_linger`).
+    /// Flush points every `period` (`amqp.publish_linger`) from the process's
+    /// clock epoch.
     pub fn new(period: Duration) -> Self {
         Self {
             period,
-            epoch: Instant::now(),
-            last: Mutex::new(None),
+            last: Mutex::new((None, false)),
         }
     }
 
@@ -43,17 +47,30 @@ impl Linger {
         let now = Instant::now();
         let busy = {
             let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-            let busy = last.is_some_and(|at| now - at < BUSY_GAP);
-            *last = Some(now);
+            let busy = last.0.is_some_and(|at| now - at < BUSY_GAP);
+            *last = (Some(now), busy);
             busy
         };
-        if busy {
+        if !busy {
+            self.next_point(now).await;
+        }
+    }
+
+    /// Waits for the flush point after the one just passed, where the next
+    /// publishes go, unless publishes come fast: then at once.
+    pub async fn wait_for_acks(&self) {
+        if self.period.is_zero() {
             return;
         }
-        let period = self.period.as_nanos().max(1);
-        let point = (now - self.epoch).as_nanos() / period + 1;
-        let nanos = u64::try_from(point * period).unwrap_or(u64::MAX);
-        tokio::time::sleep_until(self.epoch + Duration::from_nanos(nanos)).await;
+        let busy = self.last.lock().unwrap_or_else(|e| e.into_inner()).1;
+        if !busy {
+            self.next_point(Instant::now()).await;
+        }
+    }
+
+    async fn next_point(&self, now: Instant) {
+        let next = crate::retry::grid_floor(now, self.period) + self.period;
+        tokio::time::sleep_until(next).await;
     }
 }
 
@@ -63,23 +80,32 @@ mod tests {
 
     use super::*;
 
+    /// Moves the paused clock to 1 ms past a flush point of `period`.
+    async fn just_past_a_flush_point(period: Duration) {
+        let now = Instant::now();
+        let next = crate::retry::grid_floor(now, period) + period;
+        tokio::time::advance(next - now + Duration::from_millis(1)).await;
+    }
+
+    /// Within the timer's 1 ms resolution of a flush point of `period`.
+    fn on_the_grid(period: Duration) -> bool {
+        let now = Instant::now();
+        now - crate::retry::grid_floor(now, period) <= Duration::from_millis(1)
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn a_lone_publish_waits_at_most_one_period() {
+    async fn a_lone_publish_waits_at_most_one_period_for_the_grid() {
         let linger = Linger::new(Duration::from_millis(100));
-        tokio::time::advance(Duration::from_millis(30)).await;
         let started = Instant::now();
         linger.wait().await;
-        assert_eq!(
-            started.elapsed(),
-            Duration::from_millis(70),
-            "to the flush point"
-        );
+        assert!(started.elapsed() <= Duration::from_millis(101));
+        assert!(on_the_grid(Duration::from_millis(100)));
     }
 
     #[tokio::test(start_paused = true)]
     async fn publishes_of_a_slow_rate_meet_at_the_same_flush_point() {
         let linger = Arc::new(Linger::new(Duration::from_millis(100)));
-        tokio::time::advance(Duration::from_millis(10)).await;
+        just_past_a_flush_point(Duration::from_millis(100)).await;
         let wait = |linger: Arc<Linger>| {
             tokio::spawn(async move {
                 linger.wait().await;
@@ -97,6 +123,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_long_period_still_gathers_fifty_a_second() {
         let linger = Arc::new(Linger::new(Duration::from_millis(250)));
+        just_past_a_flush_point(Duration::from_millis(250)).await;
         let mut left = Vec::new();
         for _ in 0..5 {
             left.push(tokio::spawn({
@@ -136,6 +163,32 @@ mod tests {
             "the rate batches by itself"
         );
         first.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn acks_of_a_slow_rate_go_with_the_next_flush_point() {
+        let linger = Linger::new(Duration::from_millis(100));
+        linger.wait().await;
+        // The confirm comes a little after the flush point.
+        tokio::time::advance(Duration::from_millis(2)).await;
+        let confirmed = Instant::now();
+        linger.wait_for_acks().await;
+        let waited = confirmed.elapsed();
+        assert!(
+            waited >= Duration::from_millis(96) && waited <= Duration::from_millis(99),
+            "{waited:?}"
+        );
+        assert!(on_the_grid(Duration::from_millis(100)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn acks_of_a_busy_rate_go_at_once() {
+        let linger = Linger::new(Duration::from_millis(100));
+        linger.wait().await;
+        linger.wait().await;
+        let started = Instant::now();
+        linger.wait_for_acks().await;
+        assert_eq!(started.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 //! worker's own headers. Every `lapin` type stays inside this module but for
 //! the properties a caller may read.
 
+mod acks;
 mod blocked;
 pub mod client;
 mod ended;

@@ -71,12 +71,17 @@ pub struct Publisher {
 
 impl Publisher {
     /// Wraps a channel already put in confirm mode on a connection whose
-    /// publishing may be `blocked`.
-    pub fn new(channel: Channel, metrics: Metrics, linger: Duration, blocked: Blocked) -> Self {
+    /// publishing may be `blocked`; publishes wait for `linger`'s flush points.
+    pub fn new(
+        channel: Channel,
+        metrics: Metrics,
+        linger: std::sync::Arc<Linger>,
+        blocked: Blocked,
+    ) -> Self {
         Self {
             channel,
             metrics,
-            linger: std::sync::Arc::new(Linger::new(linger)),
+            linger,
             blocked,
         }
     }

@@ -4,6 +4,7 @@
 //! A session is not repaired: when it fails, the supervisor opens a new one,
 //! and deliveries of the dead one are redelivered by the broker.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -15,7 +16,9 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties, Consumer};
 
 use super::SessionEnded;
+use super::acks::Acks;
 use super::inbound::Inbound;
+use super::linger::Linger;
 use super::publisher::Publisher;
 use super::topology::{Topology, TopologyError};
 use crate::telemetry::Metrics;
@@ -99,6 +102,8 @@ pub struct Session {
     connection: Connection,
     /// Carries the consumer and its QoS; acks go back on it.
     consume: Channel,
+    /// The consume channel's acks, gathered at the flush points.
+    acks: Arc<Acks>,
     /// Passive declares for the consumer count, kept off the consume channel
     /// so a slow answer never holds up deliveries.
     poll: std::sync::Mutex<Channel>,
@@ -128,6 +133,8 @@ pub(super) async fn queue_counts(
 pub struct Deliveries {
     /// The broker client's consumer.
     consumer: Consumer,
+    /// Where each delivery is acked.
+    acks: Arc<Acks>,
     /// Its tag, unique on the channel: a cancelled consumer's tag is never
     /// reused (a quorum queue may still deliver to it while it is cancelled).
     tag: String,
@@ -147,7 +154,10 @@ impl Deliveries {
     /// cancelled the consumer.
     pub async fn next(&mut self) -> Result<Inbound, SessionEnded> {
         match self.consumer.next().await {
-            Some(Ok(delivery)) => Ok(Inbound::new(delivery)),
+            Some(Ok(delivery)) => {
+                self.acks.delivered(delivery.delivery_tag);
+                Ok(Inbound::new(delivery, self.acks.clone()))
+            }
             Some(Err(e)) => Err(SessionEnded::Channel(e)),
             None => Err(SessionEnded::ConsumerCancelled),
         }
@@ -202,11 +212,13 @@ impl Session {
             .await?;
         let poll = connection.create_channel().await?;
         let (blocked, watcher) = super::blocked::watch(&connection, metrics.clone());
+        let linger = Arc::new(Linger::new(options.publish_linger));
         Ok(Self {
             connection,
+            acks: Arc::new(Acks::new(consume.clone(), linger.clone())),
             consume,
             poll: std::sync::Mutex::new(poll),
-            publisher: Publisher::new(publish, metrics.clone(), options.publish_linger, blocked),
+            publisher: Publisher::new(publish, metrics.clone(), linger, blocked),
             watcher,
         })
     }
@@ -232,6 +244,7 @@ impl Session {
             .await?;
         Ok(Deliveries {
             consumer,
+            acks: self.acks.clone(),
             tag: tag.to_owned(),
             base: tag.to_owned(),
             generation: 0,

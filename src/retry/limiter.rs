@@ -82,8 +82,14 @@ impl RateLimiter {
                 let slot = state.last.map_or(now, |last| last + interval);
                 if slot <= now {
                     // On schedule (woken a little late): keep the schedule, so
-                    // wake-up delays do not lower the rate. After a pause: now.
-                    state.last = Some(if now - slot < interval { slot } else { now });
+                    // wake-up delays do not lower the rate. After a pause (or
+                    // at the first call) the schedule starts again on the
+                    // process's grid, which the broker's flush points share.
+                    state.last = Some(if now - slot < interval {
+                        slot
+                    } else {
+                        super::grid_floor(now, interval)
+                    });
                     return;
                 }
                 slot

@@ -16,6 +16,26 @@ pub use backoff::RetryPolicy;
 pub use delays::Backoff;
 pub use limiter::RateLimiter;
 
+/// The origin of the process's timing grid: the rate limiter's slots and
+/// the broker's flush points are laid on it, so that their wake-ups meet.
+pub fn clock_epoch() -> tokio::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    tokio::time::Instant::from_std(*EPOCH.get_or_init(std::time::Instant::now))
+}
+
+/// The last point of a grid of `step` from [`clock_epoch`] at or before `at`.
+pub fn grid_floor(at: tokio::time::Instant, step: Duration) -> tokio::time::Instant {
+    let step_ns = step.as_nanos().max(1);
+    let epoch = clock_epoch();
+    // A paused test clock may stand before the epoch: the grid runs both ways.
+    let phase = if at >= epoch {
+        (at - epoch).as_nanos() % step_ns
+    } else {
+        (step_ns - (epoch - at).as_nanos() % step_ns) % step_ns
+    };
+    at - Duration::from_nanos(u64::try_from(phase).unwrap_or(0))
+}
+
 /// What a failure says about trying again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {

@@ -1,6 +1,7 @@
 //! Integration tests: the client against the simulator over real HTTP, and
 //! the binary's commands.
 
+mod acks;
 mod alarm;
 mod bad_input;
 mod bodies;

@@ -252,3 +252,18 @@ pub async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// As [`wait_for`], with a condition that needs the runtime (a broker query).
+pub async fn wait_for_async<F: Future<Output = bool>>(
+    limit: Duration,
+    mut condition: impl FnMut() -> F,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
