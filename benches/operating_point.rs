@@ -1,10 +1,12 @@
 //! CPU per job at the rate production runs: the tenant's 50 calls/s against a
 //! service that answers in 200 ms, 15 KB inline pictures, the default
 //! `worker.concurrency` of 32. Beside it, in the same run, the same jobs with
-//! no rate limit (calls then go out in bursts, so wake-ups are shared), and,
-//! with `--compare PATH`, another build of the binary at both points. The
-//! baseline is the floor: the same POSTs at the same rate from a bare reqwest
-//! client in a process of its own (`support::floor`).
+//! no rate limit (calls then go out in bursts, so wake-ups are shared), jobs
+//! of 64 KB pictures by URL with no limit (the moderate rate a test rig
+//! reaches, ~150 calls/s), and, with `--compare PATH`, another build of the
+//! binary at every point. Context switches of all the worker's threads are
+//! counted per job. The baseline is the floor: the same POSTs at the same
+//! rate from a bare reqwest client in a process of its own (`support::floor`).
 //!
 //! Run: `cargo bench --bench operating_point` (options: `--jobs N --runs N
 //! --compare PATH --limit QPS --only-limited`, the last to profile the
@@ -43,6 +45,13 @@ async fn bench() {
     );
     let image = jpeg::noise(72, 112, 90);
     let inline = base64::engine::general_purpose::STANDARD.encode(&image);
+    let large = jpeg::noise(156, 208, 90);
+    println!(
+        "URL jobs: {} KB JPEGs from a loopback server",
+        large.len() / 1024
+    );
+    let by_url = json!({ "url": image_server(large).await });
+    let inline_image = json!({ "base64": inline });
     println!(
         "jobs: {jobs} per run, {runs} runs; {} KB inline JPEGs; worker.concurrency 32; simulator --qps 0 --latency-ms 200",
         image.len() / 1024
@@ -71,24 +80,28 @@ async fn bench() {
         builds.push(("compared build", compare.clone()));
     }
     for (name, bin) in &builds {
-        let points: &[(&str, f64)] = if only_limited {
-            &[(&limited, limit)]
-        } else {
-            &[(&limited, limit), ("no limit", 0.0)]
-        };
-        for &(point, limit) in points {
-            let mut cpu_ms = Vec::new();
-            let mut rates = Vec::new();
+        let mut points = vec![(limited.as_str(), limit, &inline_image)];
+        if !only_limited {
+            points.push(("no limit", 0.0, &inline_image));
+            points.push(("no limit, 64 KB by URL", 0.0, &by_url));
+        }
+        for &(point, limit, image) in &points {
+            let (mut cpu_ms, mut rates, mut switches) = (Vec::new(), Vec::new(), Vec::new());
             for run in 1..=runs {
-                let (ms, rate) = run_once(bin, jobs, limit, &sim_url, &inline).await;
-                println!("{name}, {point}, run {run}: {ms:.3} ms CPU per job at {rate:.1} jobs/s");
-                cpu_ms.push(ms);
-                rates.push(rate);
+                let measured = run_once(bin, jobs, limit, &sim_url, image).await;
+                println!(
+                    "{name}, {point}, run {run}: {:.3} ms CPU per job at {:.1} jobs/s, {:.2} context switches per job",
+                    measured.cpu_ms, measured.rate, measured.switches
+                );
+                cpu_ms.push(measured.cpu_ms);
+                rates.push(measured.rate);
+                switches.push(measured.switches);
             }
             let ms = median(&mut cpu_ms);
             println!(
-                "{name}, {point}: median {ms:.3} ms CPU per job at {:.1} jobs/s ({:.2}x the floor at {limited})",
+                "{name}, {point}: median {ms:.3} ms CPU per job at {:.1} jobs/s, {:.2} context switches per job ({:.2}x the floor at {limited})",
                 median(&mut rates),
+                median(&mut switches),
                 ms / floor_ms
             );
         }
@@ -96,9 +109,25 @@ async fn bench() {
     let _ = simulator.kill();
 }
 
-/// Preloads `jobs`, starts a worker, and measures its CPU from the first
-/// event to the last: milliseconds per job and jobs per second.
-async fn run_once(bin: &str, jobs: usize, limit: f64, sim_url: &str, inline: &str) -> (f64, f64) {
+/// What one run measured, per job from the first event to the last.
+struct Measured {
+    /// Worker CPU, user and system, in milliseconds.
+    cpu_ms: f64,
+    /// Jobs per second.
+    rate: f64,
+    /// Context switches of every worker thread.
+    switches: f64,
+}
+
+/// Preloads `jobs` with `image`, starts a worker, and measures it from the
+/// first event to the last.
+async fn run_once(
+    bin: &str,
+    jobs: usize,
+    limit: f64,
+    sim_url: &str,
+    image: &serde_json::Value,
+) -> Measured {
     let mut settings = settings("operating");
     settings.api.endpoint = Some(sim_url.to_owned());
     settings.api.qps_limit = limit;
@@ -106,7 +135,7 @@ async fn run_once(bin: &str, jobs: usize, limit: f64, sim_url: &str, inline: &st
     settings.worker.concurrency = 32;
     let (client, mut events) = prepare(&settings).await;
     let bodies = (0..jobs).map(|n| {
-        json!({"job_id": format!("op-{n}"), "face_group_code": "bench", "image": {"base64": inline}})
+        json!({"job_id": format!("op-{n}"), "face_group_code": "bench", "image": image})
             .to_string()
             .into_bytes()
     });
@@ -120,13 +149,19 @@ async fn run_once(bin: &str, jobs: usize, limit: f64, sim_url: &str, inline: &st
     };
     succeeded(&next_event(&mut events).await.routing_key);
     let (started, cpu_start) = (Instant::now(), cpu_seconds(worker.id()));
+    let switches_start = context_switches(worker.id());
     for _ in 1..jobs {
         succeeded(&next_event(&mut events).await.routing_key);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(worker.id()) - cpu_start;
+    let switches = context_switches(worker.id()) - switches_start;
     terminate(&mut worker);
     clean_up(&client, &settings).await;
     let counted = (jobs - 1) as f64;
-    (cpu / counted * 1000.0, counted / elapsed)
+    Measured {
+        cpu_ms: cpu / counted * 1000.0,
+        rate: counted / elapsed,
+        switches: switches as f64 / counted,
+    }
 }
