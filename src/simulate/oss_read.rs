@@ -68,10 +68,15 @@ impl Shelf {
             shelved.region.clone()
         };
         let query = super::handler::pairs(get.query.as_bytes());
+        let target = Target {
+            bucket,
+            key: &key,
+            region: &region,
+        };
         if query.iter().any(|(k, _)| k == "x-oss-signature") {
-            check_presigned(keys, bucket, &key, &region, &query, get.headers)?;
+            check_presigned(keys, &target, &query, get.headers)?;
         } else {
-            check_header(keys, bucket, &key, &region, &query, get.headers)?;
+            check_header(keys, &target, &query, get.headers)?;
         }
         let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         buckets
@@ -188,14 +193,48 @@ fn compare(expected: &str, given: &str) -> Result<(), OssError> {
     }
 }
 
+/// What a read names: its bucket, key and the bucket's region.
+struct Target<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    region: &'a str,
+}
+
+impl Target<'_> {
+    /// Checks `given` is the signature of this read at `at` with `secret`,
+    /// over the canonical query and the `signed` headers.
+    fn verify(
+        &self,
+        at: DateTime<Utc>,
+        secret: &str,
+        canonical_query: &str,
+        signed: &[(String, String)],
+        additional: &str,
+        given: &str,
+    ) -> Result<(), OssError> {
+        let read = ObjectRead {
+            bucket: self.bucket,
+            key: self.key,
+            region: self.region,
+            at,
+        };
+        let signed: Vec<(&str, &str)> = signed
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let canonical =
+            sign::canonical_request(&read.canonical_uri(), canonical_query, &signed, additional);
+        compare(&sign::signature(secret, &read, &canonical), given)
+    }
+}
+
 fn check_header(
     keys: &Keys<'_>,
-    bucket: &str,
-    key: &str,
-    region: &str,
+    target: &Target<'_>,
     query: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<(), OssError> {
+    let region = target.region;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let authorization = header("authorization")
         .ok_or_else(|| denied("AccessDenied", "You have no right to access this object."))?;
@@ -225,7 +264,7 @@ fn check_header(
     let key_id = credential(credential_text, date, region)?;
     let secret = secret(keys, key_id, header("x-oss-security-token"))?;
     let additional = field("AdditionalHeaders").unwrap_or_default();
-    let mut signed: Vec<(String, String)> = headers
+    let signed: Vec<(String, String)> = headers
         .iter()
         .filter(|(name, _)| {
             let name = name.as_str();
@@ -238,34 +277,20 @@ fn check_header(
             (name.as_str().to_owned(), value)
         })
         .collect();
-    signed.sort();
-    let signed: Vec<(&str, &str)> = signed
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let read = ObjectRead {
-        bucket,
-        key,
-        region,
-        at,
-    };
     let canonical_query = crate::cloudauth::sign::canonical_query(
         query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     );
-    let canonical =
-        sign::canonical_request(&read.canonical_uri(), &canonical_query, &signed, additional);
     let given = field("Signature").ok_or_else(|| invalid("Signature is missing."))?;
-    compare(&sign::signature(&secret, &read, &canonical), given)
+    target.verify(at, &secret, &canonical_query, &signed, additional, given)
 }
 
 fn check_presigned(
     keys: &Keys<'_>,
-    bucket: &str,
-    key: &str,
-    region: &str,
+    target: &Target<'_>,
     query: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<(), OssError> {
+    let region = target.region;
     let param = |name: &str| {
         query
             .iter()
@@ -304,24 +329,12 @@ fn check_presigned(
             (name.to_owned(), value.unwrap_or_default().to_owned())
         })
         .collect();
-    let signed: Vec<(&str, &str)> = signed
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
     let canonical_query = crate::cloudauth::sign::canonical_query(
         query
             .iter()
             .filter(|(k, _)| k != "x-oss-signature")
             .map(|(k, v)| (k.as_str(), v.as_str())),
     );
-    let read = ObjectRead {
-        bucket,
-        key,
-        region,
-        at,
-    };
-    let canonical =
-        sign::canonical_request(&read.canonical_uri(), &canonical_query, &signed, additional);
     let given = param("x-oss-signature").unwrap_or_default();
-    compare(&sign::signature(&secret, &read, &canonical), given)
+    target.verify(at, &secret, &canonical_query, &signed, additional, given)
 }
