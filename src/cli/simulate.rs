@@ -18,8 +18,10 @@ use face_enroll::simulate::{IssuerOptions, SecondAdd, Simulator, SimulatorOption
 /// its parameters (AddFaceRecord's in a form body, the face-library calls'
 /// in the query string), and every parameter and image rule of the service.
 /// `Passed` is N for a MerchantUserId starting with `reject-`, Y otherwise;
-/// a passed face becomes a record of its group. FacePictureUrl and
-/// FacePictureFile are checked to be http(s) URLs but not downloaded.
+/// a passed face becomes a record of its group. A FacePictureFile is judged
+/// by the object uploaded to its OSS bucket; a FacePictureUrl that is a
+/// presigned URL of its own OSS (--oss-dir) is verified and its picture
+/// judged; any other FacePictureUrl is checked to be http(s), not downloaded.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to listen on.
