@@ -16,12 +16,7 @@ use crate::stack::{broker, delete_names, next_received, test_settings, unique};
 
 /// The worker binary on `settings`' names, calling `sim_url`.
 fn worker(settings: &Settings, sim_url: &str) -> crate::process::Running {
-    let mut worker = crate::process::face_enroll(&["worker"]);
-    crate::commands::names(&mut worker, settings);
-    worker
-        .env("FACE_ENROLL_API__ENDPOINT", sim_url)
-        .env("FACE_ENROLL_METRICS__LISTEN", "127.0.0.1:0")
-        .env("FACE_ENROLL_IMAGE__ALLOW_PRIVATE_NETWORKS", "true")
+    crate::process::worker(settings, sim_url)
         .spawn()
         .map(crate::process::Running::new)
         .unwrap()

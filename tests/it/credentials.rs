@@ -96,10 +96,7 @@ async fn rrsa_credentials_sign_calls_in_both_modes() {
 #[tokio::test]
 async fn the_ecs_role_comes_from_the_metadata_service_with_an_imdsv2_token() {
     let sim = issuing(Duration::from_secs(3600)).await;
-    let env = Env::from([("HOME", "/nonexistent")]);
-    let keyring = Keyring::discover_in(&env, &endpoints(&sim), None)
-        .await
-        .unwrap();
+    let keyring = ecs_keyring(&sim).await;
     assert_eq!(keyring.provider(), "ECS RAM role");
     assert!(call_succeeds(&sim, &keyring, SignatureVersion::V1).await);
     // The simulator's metadata service refuses a request without a token.
@@ -270,16 +267,21 @@ async fn a_worker_with_only_the_rrsa_variables_enrolls_through_several_lifetimes
     crate::stack::delete_names(&broker, &settings).await;
 }
 
-#[tokio::test]
-async fn the_simulator_refuses_an_issued_key_with_another_token_or_after_its_expiry() {
-    let sim = issuing(Duration::from_secs(2)).await;
-    let keyring = Keyring::discover_in(
+/// The ECS role's keyring, from the simulator's metadata service.
+pub(crate) async fn ecs_keyring(sim: &Simulator) -> Keyring {
+    Keyring::discover_in(
         &Env::from([("HOME", "/nonexistent")]),
-        &endpoints(&sim),
+        &endpoints(sim),
         None,
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_simulator_refuses_an_issued_key_with_another_token_or_after_its_expiry() {
+    let sim = issuing(Duration::from_secs(2)).await;
+    let keyring = ecs_keyring(&sim).await;
     let issued = keyring.current().unwrap();
     let code = |credentials: face_enroll::cloudauth::Credentials| {
         let client =

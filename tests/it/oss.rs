@@ -12,7 +12,9 @@ use face_enroll::image::oss::sign::ObjectRead;
 use face_enroll::simulate::Simulator;
 use serde_json::json;
 
-use crate::credentials::{OIDC_TOKEN, PROVIDER, ROLE, endpoints, issuing_options, token_file};
+use crate::credentials::{
+    OIDC_TOKEN, PROVIDER, ROLE, ecs_keyring, endpoints, issuing_options, token_file,
+};
 use crate::helpers::{credentials, jpeg, sim_options, simulator};
 use crate::stack::Stack;
 
@@ -236,14 +238,7 @@ async fn the_simulators_oss_refuses_what_oss_refuses() {
         (400, "InvalidArgument".into())
     );
     // A temporary key must come with its own token.
-    let keyring = Keyring::discover_in(
-        &Env::from([("HOME", "/nonexistent")]),
-        &endpoints(&sim),
-        None,
-    )
-    .await
-    .unwrap();
-    let issued = keyring.current().unwrap();
+    let issued = ecs_keyring(&sim).await.current().unwrap();
     assert_eq!(get(&sim, "k.jpg", REGION, &issued, now).await.0, 200);
     let mut tokenless = issued.clone();
     tokenless.security_token = None;

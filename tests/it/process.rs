@@ -24,6 +24,18 @@ pub fn face_enroll(args: &[&str]) -> Command {
     command
 }
 
+/// `face-enroll worker` on `settings`' queue names, calling `sim_url`, with
+/// loopback image hosts allowed and its metrics on a free port.
+pub fn worker(settings: &face_enroll::config::Settings, sim_url: &str) -> Command {
+    let mut command = face_enroll(&["worker"]);
+    command
+        .envs(settings.amqp.name_vars())
+        .env("FACE_ENROLL_API__ENDPOINT", sim_url)
+        .env("FACE_ENROLL_METRICS__LISTEN", "127.0.0.1:0")
+        .env("FACE_ENROLL_IMAGE__ALLOW_PRIVATE_NETWORKS", "true");
+    command
+}
+
 /// A child process, killed when dropped unless it was taken back.
 pub struct Running(Option<Child>);
 

@@ -80,11 +80,7 @@ async fn three_jobs(
         .await
         .unwrap();
     let mut events = broker.tap(&settings.amqp.results_exchange).await.unwrap();
-    let mut worker = crate::process::face_enroll(&["worker"]);
-    crate::commands::names(&mut worker, &settings);
-    let mut worker = worker
-        .env("FACE_ENROLL_API__ENDPOINT", sim.url())
-        .env("FACE_ENROLL_METRICS__LISTEN", "127.0.0.1:0")
+    let mut worker = crate::process::worker(&settings, &sim.url())
         .env("FACE_ENROLL_OBJECT_STORE__URL", store)
         .env("FACE_ENROLL_OBJECT_STORE__ENDPOINT", endpoint)
         .envs(env.iter().copied())
