@@ -8,8 +8,6 @@
 
 mod support;
 
-use std::time::Instant;
-
 use face_enroll_fixtures::jpeg;
 use serde_json::{Value, json};
 use support::*;
@@ -47,7 +45,11 @@ async fn main() {
     for run in 1..=runs {
         for ((name, image), (cpu, rate, sim)) in kinds.iter().zip(results.iter_mut()) {
             let sim_before = cpu_seconds(simulator.id());
-            let (ms, per_second) = run_once(jobs, &sim_url, image).await;
+            let Measured {
+                cpu_ms: ms,
+                rate: per_second,
+                ..
+            } = run_once(jobs, &sim_url, image).await;
             let sim_ms = (cpu_seconds(simulator.id()) - sim_before) / jobs as f64 * 1000.0;
             println!(
                 "{name}, run {run}: worker {ms:.3} ms CPU per job at {per_second:.0} jobs/s; simulator {sim_ms:.3} ms per job"
@@ -71,42 +73,16 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Preloads `jobs` with `image`, starts a worker reading the bucket, and
-/// measures its CPU from the first event to the last.
-async fn run_once(jobs: usize, sim_url: &str, image: &Value) -> (f64, f64) {
+/// One worker run of `jobs` jobs of `image`, reading the simulator's bucket.
+async fn run_once(jobs: usize, sim_url: &str, image: &Value) -> Measured {
     let mut settings = settings("keys");
     settings.api.endpoint = Some(sim_url.to_owned());
     settings.api.qps_limit = 0.0;
     settings.api.tenant_qps = 0.0;
     settings.worker.concurrency = 32;
-    let (client, mut events) = prepare(&settings).await;
-    let bodies = (0..jobs).map(|n| {
-        json!({"job_id": format!("keys-{n}"), "face_group_code": "bench", "image": image})
-            .to_string()
-            .into_bytes()
-    });
-    publish(&client, &settings.amqp.jobs_queue, bodies).await;
     let store = [
         ("FACE_ENROLL_OBJECT_STORE__URL", format!("oss://{BUCKET}")),
         ("FACE_ENROLL_OBJECT_STORE__ENDPOINT", sim_url.to_owned()),
-        topology_declared(),
     ];
-    let mut worker = spawn_worker(&settings, free_port(), &store);
-    let succeeded = |routing_key: &str| {
-        assert_eq!(
-            routing_key, "face.enrollment.succeeded",
-            "every job succeeds"
-        );
-    };
-    succeeded(&next_event(&mut events).await.routing_key);
-    let (started, cpu_start) = (Instant::now(), cpu_seconds(worker.id()));
-    for _ in 1..jobs {
-        succeeded(&next_event(&mut events).await.routing_key);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(worker.id()) - cpu_start;
-    terminate(&mut worker);
-    clean_up(&client, &settings).await;
-    let counted = (jobs - 1) as f64;
-    (cpu / counted * 1000.0, counted / elapsed)
+    measure_worker(BIN, &settings, jobs, image, &store).await
 }

@@ -14,8 +14,6 @@
 
 mod support;
 
-use std::time::Instant;
-
 use base64::Engine;
 use face_enroll_fixtures::jpeg;
 use serde_json::json;
@@ -109,18 +107,7 @@ async fn bench() {
     let _ = simulator.kill();
 }
 
-/// What one run measured, per job from the first event to the last.
-struct Measured {
-    /// Worker CPU, user and system, in milliseconds.
-    cpu_ms: f64,
-    /// Jobs per second.
-    rate: f64,
-    /// Context switches of every worker thread.
-    switches: f64,
-}
-
-/// Preloads `jobs` with `image`, starts a worker, and measures it from the
-/// first event to the last.
+/// One worker run of `jobs` jobs of `image` at `limit` calls/s.
 async fn run_once(
     bin: &str,
     jobs: usize,
@@ -133,35 +120,5 @@ async fn run_once(
     settings.api.qps_limit = limit;
     settings.api.tenant_qps = limit;
     settings.worker.concurrency = 32;
-    let (client, mut events) = prepare(&settings).await;
-    let bodies = (0..jobs).map(|n| {
-        json!({"job_id": format!("op-{n}"), "face_group_code": "bench", "image": image})
-            .to_string()
-            .into_bytes()
-    });
-    publish(&client, &settings.amqp.jobs_queue, bodies).await;
-    let mut worker = spawn_worker_bin(bin, &settings, free_port(), &[topology_declared()]);
-    let succeeded = |routing_key: &str| {
-        assert_eq!(
-            routing_key, "face.enrollment.succeeded",
-            "every job succeeds"
-        );
-    };
-    succeeded(&next_event(&mut events).await.routing_key);
-    let (started, cpu_start) = (Instant::now(), cpu_seconds(worker.id()));
-    let switches_start = context_switches(worker.id());
-    for _ in 1..jobs {
-        succeeded(&next_event(&mut events).await.routing_key);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(worker.id()) - cpu_start;
-    let switches = context_switches(worker.id()) - switches_start;
-    terminate(&mut worker);
-    clean_up(&client, &settings).await;
-    let counted = (jobs - 1) as f64;
-    Measured {
-        cpu_ms: cpu / counted * 1000.0,
-        rate: counted / elapsed,
-        switches: switches as f64 / counted,
-    }
+    measure_worker(bin, &settings, jobs, image, &[]).await
 }

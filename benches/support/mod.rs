@@ -248,6 +248,62 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
+/// What one worker run measured, per job, from the first event to the last.
+pub struct Measured {
+    /// Worker CPU, user and system, in milliseconds.
+    pub cpu_ms: f64,
+    /// Jobs per second.
+    pub rate: f64,
+    /// Context switches of every worker thread.
+    pub switches: f64,
+}
+
+/// Preloads `jobs` jobs of `image` (`{"url": …}`, `{"key": …}`, …), starts
+/// `bin`'s worker on `settings` with `extra` environment and the topology
+/// the benchmark declared, waits for every job to succeed, and measures it
+/// from the first event to the last.
+pub async fn measure_worker(
+    bin: &str,
+    settings: &Settings,
+    jobs: usize,
+    image: &serde_json::Value,
+    extra: &[(&str, String)],
+) -> Measured {
+    let (client, mut events) = prepare(settings).await;
+    let bodies = (0..jobs).map(|n| {
+        serde_json::json!({"job_id": format!("bench-{n}"), "face_group_code": "bench", "image": image})
+            .to_string()
+            .into_bytes()
+    });
+    publish(&client, &settings.amqp.jobs_queue, bodies).await;
+    let mut environment = vec![topology_declared()];
+    environment.extend(extra.iter().cloned());
+    let mut worker = spawn_worker_bin(bin, settings, free_port(), &environment);
+    let succeeded = |routing_key: &str| {
+        assert_eq!(
+            routing_key, "face.enrollment.succeeded",
+            "every job succeeds"
+        );
+    };
+    succeeded(&next_event(&mut events).await.routing_key);
+    let (started, cpu_start) = (Instant::now(), cpu_seconds(worker.id()));
+    let switches_start = context_switches(worker.id());
+    for _ in 1..jobs {
+        succeeded(&next_event(&mut events).await.routing_key);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(worker.id()) - cpu_start;
+    let switches = context_switches(worker.id()) - switches_start;
+    terminate(&mut worker);
+    clean_up(&client, settings).await;
+    let counted = (jobs - 1) as f64;
+    Measured {
+        cpu_ms: cpu / counted * 1000.0,
+        rate: counted / elapsed,
+        switches: switches as f64 / counted,
+    }
+}
+
 /// Context switches (voluntary and not) of every thread of a process.
 pub fn context_switches(pid: u32) -> u64 {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
