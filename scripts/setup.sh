@@ -25,8 +25,10 @@ ensure_rabbitmq() {
   for _ in $(seq 1 30); do as_root rabbitmqctl -q await_startup >/dev/null 2>&1 && break; sleep 1; done
 }
 
-# A PyPI package, for this user (past Debian's externally-managed guard).
+# A PyPI package (past Debian's externally-managed guard); pip itself from
+# Debian's packages on a machine that has Python without it.
 pip_install() {
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
   python3 -m pip install --quiet "$@" 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages "$@"
 }
@@ -52,6 +54,11 @@ ensure_fake_gcs() {
   fi
   chmod +x "$FAKE_GCS_SERVER"
   export FAKE_GCS_SERVER
+}
+
+# openssl, which makes the GCS test's service-account key.
+ensure_openssl() {
+  command -v openssl >/dev/null || apt_install openssl
 }
 
 # Azurite, the Azure Blob emulator, from npm into target/tools: exports
