@@ -4,25 +4,32 @@
 use std::time::Duration;
 
 use face_enroll::broker::{Message, Session, SessionEnded, SessionOptions, Topology};
+use face_enroll::config::Settings;
 use face_enroll::telemetry::Metrics;
 
 use crate::stack::{test_settings, unique};
 
-#[tokio::test]
-async fn an_ack_on_a_closed_channel_is_an_error() {
-    let settings = test_settings(&unique("ack"));
+/// A session on names of its own, its topology declared, publishes sent at once.
+async fn session(name: &str) -> (Settings, Session) {
+    let settings = test_settings(&unique(name));
     let topology = Topology::new(&settings.amqp, &settings.retry);
     let options = SessionOptions {
         nodes: std::sync::Arc::new(face_enroll::broker::BrokerNodes::new(&settings.amqp).unwrap()),
         declare_topology: true,
         prefetch: 4,
-        connection_name: "it-ack".into(),
+        connection_name: format!("it-{name}"),
         publish_linger: Duration::ZERO,
         connect_timeout: Duration::from_secs(10),
     };
     let session = Session::open(&options, 0, &topology, &Metrics::new().unwrap())
         .await
         .unwrap();
+    (settings, session)
+}
+
+#[tokio::test]
+async fn an_ack_on_a_closed_channel_is_an_error() {
+    let (settings, session) = session("ack").await;
     let message = Message::to_queue(
         &settings.amqp.jobs_queue,
         b"{}".to_vec(),
@@ -57,19 +64,7 @@ async fn an_ack_on_a_closed_channel_is_an_error() {
 /// next count of the jobs queue answers on a channel opened again.
 #[tokio::test]
 async fn a_failed_count_leaves_the_session_working() {
-    let settings = test_settings(&unique("count"));
-    let topology = Topology::new(&settings.amqp, &settings.retry);
-    let options = SessionOptions {
-        nodes: std::sync::Arc::new(face_enroll::broker::BrokerNodes::new(&settings.amqp).unwrap()),
-        declare_topology: true,
-        prefetch: 4,
-        connection_name: "it-count".into(),
-        publish_linger: Duration::ZERO,
-        connect_timeout: Duration::from_secs(10),
-    };
-    let session = Session::open(&options, 0, &topology, &Metrics::new().unwrap())
-        .await
-        .unwrap();
+    let (settings, session) = session("count").await;
     let jobs = &settings.amqp.jobs_queue;
     let mut deliveries = session.consume(jobs, "it-count", 8).await.unwrap();
     let job = |n: u8| Message::to_queue(jobs, vec![b'0' + n], "application/json");
