@@ -126,10 +126,12 @@ async fn the_whole_life_of_a_user(signature: SignatureVersion) {
         ),
         (2, 3, 3)
     );
-    // Jobs are counted right after their ack, which follows the event.
+    // A job is counted once its ack is handed to the next flush, after its
+    // event: a later job's count can come first, so wait for all five.
     let jobs = &stack.metrics.jobs;
     crate::stack::wait_for(std::time::Duration::from_secs(5), || {
-        jobs.with_label_values(&["delete", "succeeded"]).get() == 2
+        jobs.with_label_values(&["add", "succeeded"]).get() == 3
+            && jobs.with_label_values(&["delete", "succeeded"]).get() == 2
     })
     .await;
     let metrics = stack.metrics.render();

@@ -52,7 +52,8 @@ async fn counters_and_histograms_match_known_outcomes() {
     }
     stack.publish_raw(b"not json", Default::default()).await;
     stack.events(jobs.len()).await;
-    // Jobs are counted right after their ack, which follows the event.
+    // A job is counted once its ack is handed to the next flush, after its
+    // event; wait for all ten.
     let counted = |s: &str| stack.metrics.jobs.with_label_values(&["add", s]).get();
     let statuses = [
         "succeeded",
