@@ -54,6 +54,17 @@ enum Backend {
     },
 }
 
+impl Backend {
+    /// A store of the crate that can also presign its URLs.
+    fn signing<S: ObjectStore + Signer>(store: S) -> Self {
+        let store = Arc::new(store);
+        Backend::Crate {
+            store: store.clone(),
+            signer: Some(store),
+        }
+    }
+}
+
 impl KeyStore {
     /// Opens the store `settings` name; OSS signs with `keyring` in
     /// `object_store.region` (else `default_region`), the other stores take
@@ -80,6 +91,10 @@ impl KeyStore {
             .transpose()
             .map_err(|e| fail(format!("object_store.endpoint: {e}")))?;
         let options = ClientOptions::new().with_allow_http(endpoint.is_some());
+        // The crate's builders take the endpoint without its closing slash.
+        let base = endpoint
+            .as_ref()
+            .map(|endpoint| endpoint.as_str().trim_end_matches('/'));
         let backend = match parsed.scheme() {
             "oss" => {
                 let place = BucketPlace {
@@ -97,43 +112,28 @@ impl KeyStore {
                 let mut builder = AmazonS3Builder::from_env()
                     .with_url(url)
                     .with_client_options(options);
-                if let Some(endpoint) = &endpoint {
-                    builder = builder.with_endpoint(endpoint.as_str().trim_end_matches('/'));
+                if let Some(base) = base {
+                    builder = builder.with_endpoint(base);
                 }
-                let store = Arc::new(builder.build().map_err(|e| fail(e.to_string()))?);
-                Backend::Crate {
-                    store: store.clone(),
-                    signer: Some(store),
-                }
+                Backend::signing(builder.build().map_err(|e| fail(e.to_string()))?)
             }
             "gs" => {
                 let mut builder = GoogleCloudStorageBuilder::from_env()
                     .with_url(url)
                     .with_client_options(options);
-                if let Some(endpoint) = &endpoint {
-                    builder = builder.with_base_url(endpoint.as_str().trim_end_matches('/'));
+                if let Some(base) = base {
+                    builder = builder.with_base_url(base);
                 }
-                let store = Arc::new(builder.build().map_err(|e| fail(e.to_string()))?);
-                Backend::Crate {
-                    store: store.clone(),
-                    signer: Some(store),
-                }
+                Backend::signing(builder.build().map_err(|e| fail(e.to_string()))?)
             }
             "az" => {
                 let mut builder = MicrosoftAzureBuilder::from_env()
                     .with_url(url)
                     .with_client_options(options);
-                if let Some(endpoint) = &endpoint {
-                    builder = builder.with_config(
-                        AzureConfigKey::Endpoint,
-                        endpoint.as_str().trim_end_matches('/'),
-                    );
+                if let Some(base) = base {
+                    builder = builder.with_config(AzureConfigKey::Endpoint, base);
                 }
-                let store = Arc::new(builder.build().map_err(|e| fail(e.to_string()))?);
-                Backend::Crate {
-                    store: store.clone(),
-                    signer: Some(store),
-                }
+                Backend::signing(builder.build().map_err(|e| fail(e.to_string()))?)
             }
             "file" => {
                 let root = parsed

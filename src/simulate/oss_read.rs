@@ -131,6 +131,13 @@ fn denied(code: &'static str, message: &str) -> OssError {
     OssError::new(403, code, message)
 }
 
+fn too_skewed() -> OssError {
+    denied(
+        "RequestTimeTooSkewed",
+        "The difference between the request time and the current time is too large.",
+    )
+}
+
 /// `Credential=AK/YYYYMMDD/region/oss/aliyun_v4_request`'s key and region,
 /// its day checked against `date`.
 fn credential<'a>(text: &'a str, date: &str, region: &str) -> Result<&'a str, OssError> {
@@ -252,10 +259,7 @@ fn check_header(
     let date = header("x-oss-date").ok_or_else(|| invalid("x-oss-date is missing."))?;
     let at = parse_date(date)?;
     if (Utc::now() - at).abs() > SKEW {
-        return Err(denied(
-            "RequestTimeTooSkewed",
-            "The difference between the request time and the current time is too large.",
-        ));
+        return Err(too_skewed());
     }
     if header("x-oss-content-sha256").is_none() {
         return Err(invalid("x-oss-content-sha256 is missing."));
@@ -308,10 +312,7 @@ fn check_presigned(
         .ok_or_else(|| invalid("x-oss-expires must be 1 to 604800 seconds."))?;
     let now = Utc::now();
     if at - now > SKEW {
-        return Err(denied(
-            "RequestTimeTooSkewed",
-            "The difference between the request time and the current time is too large.",
-        ));
+        return Err(too_skewed());
     }
     if now > at + chrono::Duration::seconds(expires) {
         return Err(denied("AccessDenied", "Request has expired."));
