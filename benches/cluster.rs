@@ -75,10 +75,7 @@ async fn main() {
 
 /// Seconds from killing the worker's node to the first event made after.
 async fn node_loss(sim_url: &str, image: &str, jobs: usize) -> f64 {
-    let mut settings = settings("cluster");
-    settings.api.endpoint = Some(sim_url.to_owned());
-    settings.api.qps_limit = 0.0;
-    settings.api.tenant_qps = 0.0;
+    let mut settings = unlimited("cluster", sim_url);
     settings.worker.concurrency = 32;
     let topology = Topology::new(&settings.amqp, &settings.retry);
     // The bench's own connection on node 1; the jobs queue led by node 2.
@@ -149,10 +146,7 @@ async fn node_loss(sim_url: &str, image: &str, jobs: usize) -> f64 {
 
 /// Jobs per second through the worker with the broker at `url`.
 async fn throughput(sim_url: &str, image: &str, jobs: usize, url: &str) -> f64 {
-    let mut settings = settings("tput");
-    settings.api.endpoint = Some(sim_url.to_owned());
-    settings.api.qps_limit = 0.0;
-    settings.api.tenant_qps = 0.0;
+    let mut settings = unlimited("tput", sim_url);
     settings.worker.concurrency = 32;
     let first = url.split(',').next().expect("a URL");
     let client = Client::connect(first).await.expect("broker");

@@ -65,10 +65,7 @@ async fn run(jobs: usize, latency: u64, dedupe: bool) -> Row {
     )
     .await
     .expect("the simulator");
-    let mut settings = settings("crash");
-    settings.api.endpoint = Some(sim.url());
-    settings.api.qps_limit = 0.0;
-    settings.api.tenant_qps = 0.0;
+    let settings = unlimited("crash", &sim.url());
     let (client, mut events) = prepare(&settings).await;
     let image = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,

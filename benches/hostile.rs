@@ -174,10 +174,7 @@ async fn run(
     hostile: &[(String, Vec<u8>)],
     big_inline: bool,
 ) -> Figures {
-    let mut settings = settings("hostile");
-    settings.api.endpoint = Some(sim_url.to_owned());
-    settings.api.qps_limit = 0.0;
-    settings.api.tenant_qps = 0.0;
+    let mut settings = unlimited("hostile", sim_url);
     settings.worker.concurrency = 32;
     let (client, mut events) = prepare(&settings).await;
     let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);

@@ -75,10 +75,7 @@ async fn main() {
 
 /// One worker run of `jobs` jobs of `image`, reading the simulator's bucket.
 async fn run_once(jobs: usize, sim_url: &str, image: &Value) -> Measured {
-    let mut settings = settings("keys");
-    settings.api.endpoint = Some(sim_url.to_owned());
-    settings.api.qps_limit = 0.0;
-    settings.api.tenant_qps = 0.0;
+    let mut settings = unlimited("keys", sim_url);
     settings.worker.concurrency = 32;
     let store = [
         ("FACE_ENROLL_OBJECT_STORE__URL", format!("oss://{BUCKET}")),

@@ -74,10 +74,7 @@ async fn measure(runs: usize, sim_url: &str, image_url: &str) {
 
 /// Peak RSS in MiB of a worker processing the 64 jobs under `budget`.
 async fn run(budget: u64, sim_url: &str, image_url: &str) -> f64 {
-    let mut settings = settings("memory");
-    settings.api.endpoint = Some(sim_url.to_owned());
-    settings.api.qps_limit = 0.0;
-    settings.api.tenant_qps = 0.0;
+    let mut settings = unlimited("memory", sim_url);
     settings.worker.concurrency = 64;
     let (client, mut events) = prepare(&settings).await;
     let jobs = (0..64).map(|n| {

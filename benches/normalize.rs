@@ -118,10 +118,7 @@ fn vips_per_image(original: &[u8], runs: usize) -> Option<f64> {
 async fn pipeline(original: Vec<u8>, jobs: usize) {
     let url = image_server(original).await;
     let (mut simulator, sim_url) = spawn_simulator(&["--qps", "0"]);
-    let mut settings = settings("normalize");
-    settings.api.endpoint = Some(sim_url);
-    settings.api.qps_limit = 0.0;
-    settings.api.tenant_qps = 0.0;
+    let mut settings = unlimited("normalize", &sim_url);
     settings.worker.concurrency = 32;
     let (client, mut events) = prepare(&settings).await;
     let mut worker = spawn_worker(&settings, free_port(), &[]);

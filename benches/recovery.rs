@@ -35,11 +35,8 @@ async fn main() {
     let allow = || rabbitmqctl(&["set_permissions", "-p", &vhost, &user, ".*", ".*", ".*"]);
     allow();
     let (mut simulator, sim_url) = spawn_simulator(&["--qps", "0"]);
-    let mut settings = settings("recovery");
+    let mut settings = unlimited("recovery", &sim_url);
     settings.amqp.url = format!("amqp://{user}:{password}@127.0.0.1:5672/{vhost}").into();
-    settings.api.endpoint = Some(sim_url);
-    settings.api.qps_limit = 0.0;
-    settings.api.tenant_qps = 0.0;
     let client = Client::connect(&format!("amqp://guest:guest@127.0.0.1:5672/{vhost}"))
         .await
         .expect("the vhost");

@@ -185,10 +185,7 @@ async fn worker_run(
     sim_url: &str,
     image: &Value,
 ) -> WorkerRun {
-    let mut settings = settings("throughput");
-    settings.api.endpoint = Some(sim_url.to_owned());
-    settings.api.qps_limit = 0.0;
-    settings.api.tenant_qps = 0.0;
+    let mut settings = unlimited("throughput", sim_url);
     settings.worker.concurrency = concurrency;
     let (client, mut events) = prepare(&settings).await;
     publish(
@@ -292,10 +289,7 @@ async fn bare_loop(jobs: usize) -> f64 {
 
 /// p50 and p99 milliseconds from publish to event, publishing at `rate`.
 async fn latency(jobs: usize, rate: f64, sim_url: &str, image_url: &str) -> (f64, f64) {
-    let mut settings = settings("latency");
-    settings.api.endpoint = Some(sim_url.to_owned());
-    settings.api.qps_limit = 0.0;
-    settings.api.tenant_qps = 0.0;
+    let mut settings = unlimited("latency", sim_url);
     settings.worker.concurrency = CONCURRENCY;
     let (client, mut events) = prepare(&settings).await;
     let metrics_port = free_port();

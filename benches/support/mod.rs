@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use face_enroll::broker::{Client, Message, Received, Tap, Topology};
 use face_enroll::config::Settings;
+pub use face_enroll_fixtures::free_port;
 
 /// The release binary built with the benchmarks.
 pub const BIN: &str = env!("CARGO_BIN_EXE_face-enroll");
@@ -78,7 +79,16 @@ pub fn settings(prefix: &str) -> Settings {
     s
 }
 
-/// Declares the topology and a durable `events` queue bound to the results.
+/// [`settings`] against the simulator at `sim_url`, with no rate limit of
+/// the worker's own: it goes as fast as the simulator lets it.
+pub fn unlimited(prefix: &str, sim_url: &str) -> Settings {
+    let mut s = settings(prefix);
+    s.api.endpoint = Some(sim_url.to_owned());
+    s.api.qps_limit = 0.0;
+    s.api.tenant_qps = 0.0;
+    s
+}
+
 /// Declares the topology of `settings` and taps its results exchange.
 pub async fn prepare(settings: &Settings) -> (Client, Tap) {
     let client = Client::connect(AMQP_URL).await.expect("RabbitMQ on 5672");
@@ -115,14 +125,6 @@ pub async fn publish(client: &Client, queue: &str, bodies: impl IntoIterator<Ite
         .into_iter()
         .map(|body| Message::to_queue(queue, body, "application/json"));
     client.publish_all(messages, || {}).await.expect("publish");
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// The worker binary with `settings` as environment variables.

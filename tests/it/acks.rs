@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use face_enroll::broker::{Message, Topology};
+use face_enroll::broker::Message;
 use face_enroll::config::Settings;
 use lapin::options::{QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use serde_json::json;
 
 use crate::helpers::{sim_options, simulator};
-use crate::stack::{broker, delete_names, next_received, test_settings, unique};
+use crate::stack::{declared, delete_names, next_received};
 
 /// The worker binary on `settings`' names, calling `sim_url`.
 fn worker(settings: &Settings, sim_url: &str) -> crate::process::Running {
@@ -32,12 +32,7 @@ fn job(id: &str, url: &str) -> Vec<u8> {
 async fn a_gathered_ack_never_covers_a_job_still_under_way() {
     let sim = simulator(sim_options()).await;
     let images = crate::images::serve().await;
-    let settings = test_settings(&unique("acks-open"));
-    let broker = broker().await;
-    broker
-        .declare(&Topology::new(&settings.amqp, &settings.retry))
-        .await
-        .unwrap();
+    let (settings, broker) = declared("acks-open").await;
     let mut events = broker.tap(&settings.amqp.results_exchange).await.unwrap();
     let queue = &settings.amqp.jobs_queue;
     // The first delivery's picture never comes; the ten after it are done
@@ -86,12 +81,7 @@ async fn a_gathered_ack_never_covers_a_job_still_under_way() {
 async fn no_job_is_acked_before_its_event_is_confirmed() {
     let sim = simulator(sim_options()).await;
     let images = crate::images::serve().await;
-    let settings = test_settings(&unique("acks-confirm"));
-    let broker = broker().await;
-    broker
-        .declare(&Topology::new(&settings.amqp, &settings.retry))
-        .await
-        .unwrap();
+    let (settings, broker) = declared("acks-confirm").await;
     // A full queue bound to every event refuses them: the broker nacks each
     // publish, and the worker tries again for about 11 s before giving up.
     let full = format!("{}.full", settings.amqp.jobs_queue);

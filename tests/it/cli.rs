@@ -10,11 +10,7 @@ fn command(args: &[&str]) -> Command {
 }
 
 fn start_simulator() -> (Running, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = face_enroll_fixtures::free_port();
     let listen = format!("127.0.0.1:{port}");
     let child = command(&["simulate", "--listen", &listen])
         .stderr(Stdio::null())

@@ -306,11 +306,8 @@ async fn resets_and_refusals_are_transport_errors_worth_retrying() {
     assert_eq!(reset.reply.http_status, None);
     assert!(reset.calls > 1);
     // Nothing listens here any more.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    settings.endpoint = Some(format!("http://{closed}/"));
+    let closed = face_enroll_fixtures::free_port();
+    settings.endpoint = Some(format!("http://127.0.0.1:{closed}/"));
     let refused = enroll(&road(&settings, credentials(), &retry), &face_request("u")).await;
     assert!(
         refused.reply.describe().starts_with("could not connect"),

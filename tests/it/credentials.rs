@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use face_enroll::broker::{Message, Topology};
+use face_enroll::broker::Message;
 use face_enroll::cloudauth::credentials::Env;
 use face_enroll::cloudauth::{Disposition, Keyring};
 use face_enroll::config::{CredentialsSettings, SignatureVersion};
@@ -185,12 +185,7 @@ async fn old_credentials_carry_on_while_sts_fails_then_calls_stop_and_resume() {
 async fn a_worker_with_only_the_rrsa_variables_enrolls_through_several_lifetimes() {
     let sim = issuing(Duration::from_secs(4)).await;
     let file = token_file(OIDC_TOKEN);
-    let settings = crate::stack::test_settings(&crate::stack::unique("rrsa"));
-    let broker = crate::stack::broker().await;
-    broker
-        .declare(&Topology::new(&settings.amqp, &settings.retry))
-        .await
-        .unwrap();
+    let (settings, broker) = crate::stack::declared("rrsa").await;
     let mut events = broker.tap(&settings.amqp.results_exchange).await.unwrap();
     // Logs go to a file: a pipe read only at the end would fill and block the worker.
     let log_path = std::env::temp_dir().join(format!(
@@ -426,11 +421,7 @@ async fn the_metadata_service_is_asked_with_imdsv2_only_unless_v1_is_allowed() {
 
 #[tokio::test]
 async fn a_short_sts_outage_at_start_is_waited_out() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = face_enroll_fixtures::free_port();
     let url = format!("http://127.0.0.1:{port}/");
     let token = token_file(OIDC_TOKEN);
     let env = Env::from([

@@ -230,11 +230,7 @@ struct Listener {
 
 impl Listener {
     fn start(pki: &Pki) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = face_enroll_fixtures::free_port();
         let options = format!(
             "[{{cacertfile, {:?}}}, {{certfile, {:?}}}, {{keyfile, {:?}}}, {{verify, verify_peer}}, {{fail_if_no_peer_cert, true}}]",
             pki.path("ca.pem"),

@@ -241,11 +241,7 @@ async fn sigterm_finishes_calls_under_way_and_leaves_the_rest_queued() {
     let (mut settings, broker) = prepare(&vhost, &sim).await;
     settings.worker.concurrency = 4;
     publish_jobs(&broker, &settings.amqp.jobs_queue, 20).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = face_enroll_fixtures::free_port();
     let listen = ("FACE_ENROLL_METRICS__LISTEN", format!("127.0.0.1:{port}"));
     let worker = spawn_worker(
         &settings,

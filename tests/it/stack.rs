@@ -236,6 +236,19 @@ pub async fn delete_names(broker: &Client, settings: &Settings) {
     let _ = broker.delete(&Topology::new(&settings.amqp, &retry)).await;
 }
 
+/// Names of a test's own (`prefix` made unique), their topology declared,
+/// and a client on the default vhost: for a test whose worker runs as a
+/// process of its own.
+pub async fn declared(prefix: &str) -> (Settings, Client) {
+    let settings = test_settings(&unique(prefix));
+    let broker = broker().await;
+    broker
+        .declare(&Topology::new(&settings.amqp, &settings.retry))
+        .await
+        .unwrap();
+    (settings, broker)
+}
+
 /// A broker client on the default vhost.
 pub async fn broker() -> Client {
     Client::connect(AMQP_URL).await.unwrap()

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use face_enroll::broker::{Message, Topology};
+use face_enroll::broker::Message;
 use hmac::{Hmac, Mac};
 use object_store::ObjectStoreExt;
 use serde_json::{Value, json};
@@ -18,21 +18,12 @@ use sha2::Sha256;
 
 use crate::helpers::{sim_options, simulator};
 use crate::images::fixtures;
-use crate::stack::{broker, delete_names, next_received, test_settings, unique};
+use crate::stack::{declared, delete_names, next_received};
 
 /// A server child process on a free loopback port, killed on drop.
 struct Server(Child, String);
 
 impl Server {
-    /// A free port on 127.0.0.1.
-    fn port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
     /// Starts `command` and waits until `port` answers.
     fn start(mut command: Command, port: u16, what: &str) -> Self {
         let child = command
@@ -73,12 +64,7 @@ async fn three_jobs(
     env: &[(&str, &str)],
 ) -> (std::collections::HashMap<String, Value>, String) {
     let sim = simulator(sim_options()).await;
-    let settings = test_settings(&unique("store"));
-    let broker = broker().await;
-    broker
-        .declare(&Topology::new(&settings.amqp, &settings.retry))
-        .await
-        .unwrap();
+    let (settings, broker) = declared("store").await;
     let mut events = broker.tap(&settings.amqp.results_exchange).await.unwrap();
     let mut worker = crate::process::worker(&settings, &sim.url())
         .env("FACE_ENROLL_OBJECT_STORE__URL", store)
@@ -137,7 +123,7 @@ async fn assert_three(data: &std::collections::HashMap<String, Value>, url: &str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_keys_are_read_from_moto() {
-    let port = Server::port();
+    let port = face_enroll_fixtures::free_port();
     let mut moto = Command::new("moto_server");
     moto.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     let moto = Server::start(moto, port, "moto_server");
@@ -165,7 +151,7 @@ async fn gcs_keys_are_read_from_fake_gcs_server() {
     let dir = tempdir("gcs");
     std::fs::create_dir_all(dir.join("data/faces/enroll")).unwrap();
     std::fs::write(dir.join("data/faces/enroll/alice.jpg"), &fixtures().face).unwrap();
-    let port = Server::port();
+    let port = face_enroll_fixtures::free_port();
     let mut gcs = Command::new(tool("FAKE_GCS_SERVER"));
     gcs.args([
         "-scheme",
@@ -216,7 +202,7 @@ const AZURITE_KEY: &str =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_keys_are_read_from_azurite() {
-    let port = Server::port();
+    let port = face_enroll_fixtures::free_port();
     let mut azurite = Command::new(tool("AZURITE_BLOB"));
     azurite
         .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
