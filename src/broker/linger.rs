@@ -25,8 +25,8 @@ const BUSY_GAP: Duration = Duration::from_micros(12_500);
 pub struct Linger {
     /// Time between flush points; zero sends every publish at once.
     period: Duration,
-    /// When the last publish came, and whether it came busy.
-    last: Mutex<(Option<Instant>, bool)>,
+    /// When the last flush came to wait.
+    last: Mutex<Option<Instant>>,
 }
 
 impl Linger {
@@ -35,40 +35,26 @@ impl Linger {
     pub fn new(period: Duration) -> Self {
         Self {
             period,
-            last: Mutex::new((None, false)),
+            last: Mutex::new(None),
         }
     }
 
-    /// Waits for the next flush point, unless publishes come fast anyway.
+    /// Waits for the next flush point, unless flushes come fast anyway: a
+    /// publish and a flush of acks alike wait here, and each counts as the
+    /// last for the one after it.
     pub async fn wait(&self) {
         if self.period.is_zero() {
             return;
         }
         let now = Instant::now();
-        let busy = {
-            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-            let busy = last.0.is_some_and(|at| now - at < BUSY_GAP);
-            *last = (Some(now), busy);
-            busy
-        };
-        if !busy {
-            self.next_point(now).await;
-        }
-    }
-
-    /// Waits for the flush point after the one just passed, where the next
-    /// publishes go, unless publishes come fast: then at once.
-    pub async fn wait_for_acks(&self) {
-        if self.period.is_zero() {
+        let last = self
+            .last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(now);
+        if last.is_some_and(|at| now - at < BUSY_GAP) {
             return;
         }
-        let busy = self.last.lock().unwrap_or_else(|e| e.into_inner()).1;
-        if !busy {
-            self.next_point(Instant::now()).await;
-        }
-    }
-
-    async fn next_point(&self, now: Instant) {
         let next = crate::retry::grid_floor(now, self.period) + self.period;
         tokio::time::sleep_until(next).await;
     }
@@ -163,32 +149,6 @@ mod tests {
             "the rate batches by itself"
         );
         first.await.unwrap();
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn acks_of_a_slow_rate_go_with_the_next_flush_point() {
-        let linger = Linger::new(Duration::from_millis(100));
-        linger.wait().await;
-        // The confirm comes a little after the flush point.
-        tokio::time::advance(Duration::from_millis(2)).await;
-        let confirmed = Instant::now();
-        linger.wait_for_acks().await;
-        let waited = confirmed.elapsed();
-        assert!(
-            waited >= Duration::from_millis(96) && waited <= Duration::from_millis(99),
-            "{waited:?}"
-        );
-        assert!(on_the_grid(Duration::from_millis(100)));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn acks_of_a_busy_rate_go_at_once() {
-        let linger = Linger::new(Duration::from_millis(100));
-        linger.wait().await;
-        linger.wait().await;
-        let started = Instant::now();
-        linger.wait_for_acks().await;
-        assert_eq!(started.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test]
